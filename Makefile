@@ -1,0 +1,59 @@
+# Verity: `make run` serves on :8080 with the embedded defaults; `make test` runs every test.
+# Both fetch the ONNX Runtime library and the models first when they are missing (idempotent).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+EP ?= cpu
+RUNTIME := $(if $(filter cpu,$(EP)),cpu,cuda)
+# The shared mirror of models on the team's machines; elsewhere the fetcher goes to the sources.
+VERITY_MODEL_MIRROR ?= $(firstword $(wildcard ../shared/models))
+export VERITY_MODEL_MIRROR
+ORT_DIR := .cache/onnxruntime/$(RUNTIME)
+GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
+
+.PHONY: all build run test lint fmt setup runtime models bench clean-cache help
+
+all: build
+
+help:
+	@echo "make run        fetch runtime + models if missing, build, serve on :8080 (EP=cuda for GPU)"
+	@echo "make test       the same set-up, then the whole test suite"
+	@echo "make lint       cargo fmt --check and clippy -D warnings"
+	@echo "make bench      criterion benchmarks"
+	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
+
+runtime:
+	@echo "==> ONNX Runtime ($(RUNTIME))"
+	@$(PYTHON) scripts/fetch.py --runtime $(RUNTIME) runtime
+
+models:
+	@echo "==> models (mirror: $(or $(VERITY_MODEL_MIRROR),none))"
+	@$(PYTHON) scripts/fetch.py models
+
+setup: runtime models
+
+build:
+	@echo "==> cargo build --release"
+	@$(CARGO) build --release --locked
+
+run: setup build
+	@echo "==> verity serve on $${VERITY_LISTEN:-0.0.0.0:8080} (EP=$(EP))"
+	$(GPU_ENV) VERITY_EP=$(EP) ./target/release/verity serve
+
+test: setup
+	@echo "==> cargo test --release"
+	$(GPU_ENV) VERITY_EP=$(EP) $(CARGO) test --release --locked
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+bench: setup
+	$(CARGO) bench --locked
+
+clean-cache:
+	rm -rf .cache

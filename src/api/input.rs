@@ -1,0 +1,268 @@
+//! Reading a route's fields from multipart/form-data or from a JSON body with base64 images,
+//! with the same names in both; size caps, unknown and missing fields, and image decoding.
+
+use std::{collections::HashMap, sync::Arc};
+
+use actix_web::{http::header, web, HttpRequest};
+use base64::Engine as _;
+use futures_util::StreamExt;
+use image::RgbImage;
+
+use crate::{
+    config::HttpConfig,
+    error::ApiError,
+    vision::{decode, pool},
+};
+
+/// The fields a route takes.
+pub struct FieldSpec {
+    /// Image fields, required.
+    pub images: &'static [&'static str],
+    /// Image fields, optional.
+    pub optional_images: &'static [&'static str],
+    /// Text options (e.g. `operating_point`), optional.
+    pub options: &'static [&'static str],
+}
+
+impl FieldSpec {
+    fn accepted(&self) -> String {
+        let all: Vec<&str> = self
+            .images
+            .iter()
+            .chain(self.optional_images)
+            .chain(self.options)
+            .copied()
+            .collect();
+        all.join(", ")
+    }
+
+    fn is_image(&self, name: &str) -> bool {
+        self.images.contains(&name) || self.optional_images.contains(&name)
+    }
+
+    fn unknown(&self, name: &str) -> ApiError {
+        ApiError::UnknownField {
+            field: name.to_string(),
+            accepted: self.accepted(),
+        }
+    }
+}
+
+const MAX_OPTION_BYTES: usize = 4096;
+
+/// The fields of one request, raw.
+#[derive(Debug, Default)]
+pub struct Form {
+    images: HashMap<String, Vec<u8>>,
+    options: HashMap<String, String>,
+}
+
+impl Form {
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options.get(name).map(String::as_str)
+    }
+
+    pub fn has_image(&self, name: &str) -> bool {
+        self.images.contains_key(name)
+    }
+
+    /// Decodes image field `name` on the preprocessing pool.
+    pub async fn image(
+        &mut self,
+        name: &'static str,
+        cfg: &HttpConfig,
+    ) -> Result<Arc<RgbImage>, ApiError> {
+        let bytes = self
+            .images
+            .remove(name)
+            .ok_or_else(|| ApiError::MissingField(name.to_string()))?;
+        let max_pixels = cfg.max_image_pixels;
+        pool::run(move || decode::decode(name, &bytes, max_pixels).map(Arc::new)).await
+    }
+}
+
+/// Reads the body of `req` as multipart or JSON according to its content type.
+pub async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    spec: &FieldSpec,
+    cfg: &HttpConfig,
+) -> Result<Form, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared_len == Some(0) {
+        return Err(ApiError::EmptyBody);
+    }
+    let form = if content_type.starts_with("multipart/form-data") {
+        read_multipart(req, payload, spec, cfg).await?
+    } else if content_type.starts_with("application/json") || content_type.is_empty() {
+        let total = spec.images.len() + spec.optional_images.len();
+        let limit = total * (cfg.max_image_bytes / 3 * 4 + 1024) + 64 * 1024;
+        let body = read_limited(payload, limit).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::EmptyBody);
+        }
+        if content_type.is_empty() {
+            return Err(ApiError::UnsupportedMediaType(String::new()));
+        }
+        parse_json(&body, spec, cfg)?
+    } else {
+        return Err(ApiError::UnsupportedMediaType(content_type));
+    };
+    if form.images.is_empty() && form.options.is_empty() {
+        return Err(ApiError::EmptyBody);
+    }
+    for name in spec.images {
+        if !form.images.contains_key(*name) {
+            return Err(ApiError::MissingField(name.to_string()));
+        }
+    }
+    Ok(form)
+}
+
+async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::InvalidMultipart(format!("reading the body failed: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn read_multipart(
+    req: &HttpRequest,
+    payload: web::Payload,
+    spec: &FieldSpec,
+    cfg: &HttpConfig,
+) -> Result<Form, ApiError> {
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut form = Form::default();
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|e| ApiError::InvalidMultipart(e.to_string()))?;
+        let name = field.name().unwrap_or("").to_string();
+        let is_image = spec.is_image(&name);
+        if !is_image && !spec.options.contains(&name.as_str()) {
+            return Err(spec.unknown(&name));
+        }
+        let limit = if is_image {
+            cfg.max_image_bytes
+        } else {
+            MAX_OPTION_BYTES
+        };
+        let mut data = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ApiError::InvalidMultipart(e.to_string()))?;
+            if data.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if is_image {
+            if data.is_empty() {
+                return Err(ApiError::InvalidField {
+                    field: name,
+                    reason: "the file is empty".into(),
+                });
+            }
+            form.images.insert(name, data);
+        } else {
+            let text = String::from_utf8(data).map_err(|_| ApiError::InvalidField {
+                field: name.clone(),
+                reason: "not UTF-8 text".into(),
+            })?;
+            form.options.insert(name, text.trim().to_string());
+        }
+    }
+    Ok(form)
+}
+
+fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(ApiError::InvalidJson(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let mut form = Form::default();
+    for (name, v) in map {
+        if spec.is_image(&name) {
+            let serde_json::Value::String(s) = v else {
+                return Err(ApiError::InvalidField {
+                    field: name,
+                    reason: "expected a base64 string".into(),
+                });
+            };
+            let bytes = decode_base64(&s).ok_or_else(|| ApiError::InvalidBase64(name.clone()))?;
+            if bytes.is_empty() {
+                return Err(ApiError::InvalidField {
+                    field: name,
+                    reason: "the image is empty".into(),
+                });
+            }
+            if bytes.len() > cfg.max_image_bytes {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: cfg.max_image_bytes,
+                });
+            }
+            form.images.insert(name, bytes);
+        } else if spec.options.contains(&name.as_str()) {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Null => continue,
+                _ => {
+                    return Err(ApiError::InvalidField {
+                        field: name,
+                        reason: "expected a string".into(),
+                    })
+                }
+            };
+            form.options.insert(name, text);
+        } else {
+            return Err(spec.unknown(&name));
+        }
+    }
+    Ok(form)
+}
+
+/// Standard base64, with or without a `data:<type>;base64,` prefix, padding and line breaks.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let s = match s.split_once(";base64,") {
+        Some((prefix, rest)) if prefix.starts_with("data:") => rest,
+        _ => s,
+    };
+    let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let trimmed = clean.trim_end_matches('=');
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(trimmed)
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_variants() {
+        assert_eq!(decode_base64("aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64("aGk").unwrap(), b"hi");
+        assert_eq!(decode_base64("data:image/png;base64,aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64("aG\nk=").unwrap(), b"hi");
+        assert!(decode_base64("!!!").is_none());
+    }
+}

@@ -1,0 +1,75 @@
+//! Middleware: request metrics and access logs, and API-key authentication for `/v1`.
+
+use std::time::Instant;
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web, Error,
+};
+
+use super::AppState;
+use crate::{error::ApiError, telemetry::metrics};
+
+const QUIET: [&str; 3] = ["/livez", "/readyz", "/metrics"];
+
+/// Counts every request by route pattern and status, and logs the non-probe ones.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().clone();
+    let res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::get().observe_request(&route, status, seconds);
+    if !QUIET.contains(&route.as_str()) {
+        tracing::info!(%method, %route, status, ms = seconds * 1e3, "request");
+    }
+    Ok(res)
+}
+
+/// When API keys are configured, `/v1` needs `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+pub async fn require_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let keys = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.api_keys.clone())
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let headers = req.headers();
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let api_key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let ok = [bearer, api_key]
+            .into_iter()
+            .flatten()
+            .any(|k| keys.iter().any(|known| constant_time_eq(known, k)));
+        if !ok {
+            return Err(ApiError::Unauthorized.into());
+        }
+    }
+    next.call(req).await
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

@@ -1,0 +1,85 @@
+//! The HTTP API: routes, shared state, middleware.
+
+pub mod face;
+pub mod health;
+pub mod input;
+pub mod middleware;
+
+use std::sync::Arc;
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::from_fn,
+    web, App, HttpResponse,
+};
+
+use crate::{config::HttpConfig, error::ApiError, pipeline::FacePipeline};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub faces: FacePipeline,
+    pub http: HttpConfig,
+    pub api_keys: Arc<Vec<String>>,
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+fn post(
+    path: &str,
+    handler: impl actix_web::Handler<
+        (web::Data<AppState>, actix_web::HttpRequest, web::Payload),
+        Output = Result<HttpResponse, ApiError>,
+    >,
+) -> actix_web::Resource {
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+/// The application, shared by `main`, the tests and the benches.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(from_fn(middleware::observe))
+        .service(get("/livez", health::livez))
+        .service(get("/readyz", health::readyz))
+        .service(get("/metrics", health::metrics))
+        .service(
+            web::scope("/v1")
+                .wrap(from_fn(middleware::require_key))
+                .service(get("/info", health::info))
+                .service(post("/faces/detect", face::detect))
+                .service(post("/faces/verify", face::verify))
+                .service(post("/faces/liveness", face::liveness))
+                .default_service(web::to(not_found)),
+        )
+        .default_service(web::to(not_found))
+}

@@ -1,0 +1,144 @@
+//! The commands: `serve` runs the HTTP server; `detect`, `verify` and `liveness` run the same
+//! operations offline and print the same JSON as the API.
+
+use std::{path::Path, sync::Arc, time::Instant};
+
+use actix_web::{web, HttpServer};
+use anyhow::Context;
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::{
+    api::{face, AppState},
+    build_app,
+    config::{Command, EngineConfig, HttpConfig, ServeArgs},
+    engine::Engine,
+    error::ApiError,
+    manifest::Manifest,
+    pipeline::{operating, FacePipeline},
+    vision::{decode, pool},
+};
+
+/// Runs a parsed command; the process exit code is 0 on success.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => actix_web::rt::System::new().block_on(serve(args)),
+        Command::Detect { engine, image } => offline(engine, |faces| async move {
+            face::detect_op(&faces, load_image(&image, "image")?).await
+        }),
+        Command::Verify {
+            engine,
+            operating_point,
+            source,
+            target,
+        } => offline(engine, |faces| async move {
+            let op = operating::pick(&operating::VERIFY, Some(&operating_point))?;
+            face::verify_op(
+                &faces,
+                load_image(&source, "source")?,
+                load_image(&target, "target")?,
+                op,
+            )
+            .await
+        }),
+        Command::Liveness {
+            engine,
+            operating_point,
+            image,
+        } => offline(engine, |faces| async move {
+            let op = operating::pick(&operating::LIVENESS, Some(&operating_point))?;
+            face::liveness_op(&faces, load_image(&image, "image")?, op).await
+        }),
+    }
+}
+
+/// Starts the HTTP server at once (so `/livez` answers) and loads the models beside it
+/// (`/readyz` is 503 until they are warm).
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let manifest = Manifest::load(args.engine.manifest.as_deref())?;
+    let api_keys = args.http.load_api_keys()?;
+    let engine = Engine::new(args.engine.clone(), &manifest);
+    let budget = engine.budget();
+    tracing::info!(
+        cpu_limit = budget.cpu_limit,
+        source = budget.source,
+        preprocess_threads = budget.preprocess_threads,
+        intra_op_threads = budget.intra_op_threads,
+        "thread budget"
+    );
+    pool::init(budget.preprocess_threads);
+    let loader = engine.clone();
+    std::thread::Builder::new()
+        .name("model-loader".into())
+        .spawn(move || {
+            loader.load_all();
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            if loader.is_ready() {
+                tracing::info!(start_to_ready_ms = ms, "ready");
+            } else {
+                tracing::error!("some models are unavailable; /readyz says which");
+            }
+        })?;
+    let state = web::Data::new(AppState {
+        faces: FacePipeline::new(engine),
+        http: args.http.clone(),
+        api_keys: Arc::new(api_keys),
+    });
+    tracing::info!(listen = %args.listen, auth = !state.api_keys.is_empty(), "verity listening");
+    HttpServer::new(move || build_app(state.clone()))
+        .workers(args.http_workers.max(1))
+        .shutdown_timeout(30)
+        .bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Loads the models synchronously, for the CLI, tests and benches.
+pub fn load_engine(cfg: EngineConfig) -> anyhow::Result<Arc<Engine>> {
+    let manifest = Manifest::load(cfg.manifest.as_deref())?;
+    let engine = Engine::new(cfg, &manifest);
+    pool::init(engine.budget().preprocess_threads);
+    engine.load_all();
+    if !engine.is_ready() {
+        let failed: Vec<String> = engine
+            .status()
+            .into_iter()
+            .map(|(n, s)| format!("{n}: {s:?}"))
+            .collect();
+        anyhow::bail!("models unavailable:\n  {}", failed.join("\n  "));
+    }
+    Ok(engine)
+}
+
+fn load_image(path: &Path, field: &str) -> Result<Arc<RgbImage>, ApiError> {
+    let bytes = std::fs::read(path).map_err(|e| ApiError::InvalidField {
+        field: field.to_string(),
+        reason: format!("{}: {e}", path.display()),
+    })?;
+    decode::decode(field, &bytes, HttpConfig::default().max_image_pixels).map(Arc::new)
+}
+
+fn offline<F, Fut, T>(cfg: EngineConfig, op: F) -> anyhow::Result<()>
+where
+    F: FnOnce(FacePipeline) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+    T: Serialize,
+{
+    let engine = load_engine(cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match rt.block_on(op(FacePipeline::new(engine))) {
+        Ok(out) => {
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        Err(e) => {
+            println!("{}", serde_json::to_string_pretty(&e.body())?);
+            anyhow::bail!("{e}")
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The one configuration struct: every option is a flag and a `VERITY_*` environment variable,
+//! and the doc comments below are what `verity --help` prints.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Verity: self-hosted face and ID verification server running ONNX models.
+#[derive(Debug, Parser)]
+#[command(name = "verity", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "VERITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Detect faces in an image and print the same JSON as `POST /v1/faces/detect`.
+    Detect {
+        #[command(flatten)]
+        engine: EngineConfig,
+        /// Image file.
+        image: PathBuf,
+    },
+    /// Compare the largest faces of two images; prints the JSON of `POST /v1/faces/verify`.
+    Verify {
+        #[command(flatten)]
+        engine: EngineConfig,
+        /// Named operating point (`default`, `strict`, `lenient`).
+        #[arg(long, default_value = "default")]
+        operating_point: String,
+        /// Source image file.
+        source: PathBuf,
+        /// Target image file.
+        target: PathBuf,
+    },
+    /// Passive liveness of the one face in an image; prints the JSON of `POST /v1/faces/liveness`.
+    Liveness {
+        #[command(flatten)]
+        engine: EngineConfig,
+        /// Named operating point (`default`, `strict`).
+        #[arg(long, default_value = "default")]
+        operating_point: String,
+        /// Image file.
+        image: PathBuf,
+    },
+}
+
+/// Execution provider for ONNX Runtime sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    Cpu,
+    Cuda,
+    Tensorrt,
+}
+
+impl fmt::Display for ExecutionProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExecutionProvider::Cpu => "cpu",
+            ExecutionProvider::Cuda => "cuda",
+            ExecutionProvider::Tensorrt => "tensorrt",
+        })
+    }
+}
+
+/// Where the models and the ONNX Runtime library are, and how sessions run.
+#[derive(Debug, Clone, Args)]
+pub struct EngineConfig {
+    /// Directory holding the model files named in the manifest (filled by `make models`).
+    #[arg(long, env = "VERITY_MODELS_DIR", default_value = ".cache/models")]
+    pub models_dir: PathBuf,
+    /// Model manifest (TOML); the copy embedded in the binary when not given.
+    #[arg(long, env = "VERITY_MANIFEST")]
+    pub manifest: Option<PathBuf>,
+    /// ONNX Runtime shared library (libonnxruntime.so); falls back to ORT_DYLIB_PATH, then to the
+    /// library fetched by `make runtime` for the chosen execution provider.
+    #[arg(long, env = "VERITY_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
+    /// Execution provider: cpu, cuda or tensorrt.
+    #[arg(long, env = "VERITY_EP", value_enum, default_value_t = ExecutionProvider::Cpu)]
+    pub ep: ExecutionProvider,
+    /// Refuse to start when the requested GPU provider cannot be used (instead of falling back to CPU).
+    #[arg(long, env = "VERITY_EP_STRICT", default_value_t = false)]
+    pub ep_strict: bool,
+    /// TensorRT engine cache directory.
+    #[arg(long, env = "VERITY_TRT_CACHE_DIR", default_value = ".cache/tensorrt")]
+    pub trt_cache_dir: PathBuf,
+    /// CPU threads verity may use in all (default: the cgroup CPU limit, else the core count).
+    #[arg(long, env = "VERITY_THREADS")]
+    pub threads: Option<usize>,
+    /// Bounded queue length per model; a full queue answers 429 `overloaded`.
+    #[arg(long, env = "VERITY_QUEUE_SIZE", default_value_t = 64)]
+    pub queue_size: usize,
+    /// Longest image side fed to the face detector (images are scaled down to it).
+    #[arg(long, env = "VERITY_DETECT_MAX_SIDE", default_value_t = 1280)]
+    pub detect_max_side: u32,
+    /// Minimum detector score for a face.
+    #[arg(long, env = "VERITY_DETECT_SCORE", default_value_t = 0.6)]
+    pub detect_score: f32,
+}
+
+/// HTTP server options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VERITY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub engine: EngineConfig,
+    #[command(flatten)]
+    pub http: HttpConfig,
+    /// HTTP worker threads (default: 2).
+    #[arg(long, env = "VERITY_HTTP_WORKERS", default_value_t = 2)]
+    pub http_workers: usize,
+}
+
+/// Limits and access control of the HTTP API.
+#[derive(Debug, Clone, Args)]
+pub struct HttpConfig {
+    /// Largest accepted image, in bytes (after base64 decoding).
+    #[arg(long, env = "VERITY_MAX_IMAGE_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_image_bytes: usize,
+    /// Largest accepted image, in pixels (width x height); guards against decompression bombs.
+    #[arg(long, env = "VERITY_MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    pub max_image_pixels: u64,
+    /// Comma-separated API keys; when set (here or in the keys file), `/v1` needs one.
+    #[arg(long, env = "VERITY_API_KEYS", default_value = "")]
+    pub api_keys: Secret,
+    /// File with one API key per line (`#` comments allowed).
+    #[arg(long, env = "VERITY_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_image_bytes: 10 * 1024 * 1024,
+            max_image_pixels: 40_000_000,
+            api_keys: Secret(String::new()),
+            api_keys_file: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// All configured API keys (from the variable and the file); empty means auth is off.
+    pub fn load_api_keys(&self) -> anyhow::Result<Vec<String>> {
+        let mut keys: Vec<String> = split_keys(&self.api_keys.0, ',');
+        if let Some(path) = &self.api_keys_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read API keys file {}: {e}", path.display())
+            })?;
+            let lines = text.lines().filter(|l| !l.trim_start().starts_with('#'));
+            keys.extend(lines.flat_map(|l| split_keys(l, ',')));
+        }
+        Ok(keys)
+    }
+}
+
+fn split_keys(s: &str, sep: char) -> Vec<String> {
+    s.split(sep)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A string that never shows in Debug output or logs.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+impl EngineConfig {
+    /// Defaults as the CLI would give them, for tests and benches.
+    pub fn from_env_defaults() -> Self {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            engine: EngineConfig,
+        }
+        Wrapper::parse_from(["verity"]).engine
+    }
+}

@@ -1,0 +1,230 @@
+//! The model registry: loads each model named by the pipelines (sha256 check, session, worker,
+//! warm-up run), and answers which are ready. A missing or corrupt model disables only the
+//! routes that need it (503 `model_unavailable`), and `/readyz` says which and why.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, RwLock},
+    time::Instant,
+};
+
+use serde::Serialize;
+
+use super::{budget::ThreadBudget, runtime, session, worker::ModelHandle, Tensor};
+use crate::{
+    config::EngineConfig,
+    error::ApiError,
+    manifest::{Manifest, ModelEntry},
+    telemetry::metrics,
+};
+
+/// Models the face pipeline needs, in load order.
+pub const FACE_MODELS: [&str; 4] = ["yunet", "mobilefacenet", "minifasnet_v2", "minifasnet_v1se"];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ModelStatus {
+    Loading,
+    Ready,
+    Failed { reason: String },
+}
+
+#[derive(Clone)]
+enum SlotState {
+    Loading,
+    Ready(Loaded),
+    Failed(String),
+}
+
+#[derive(Clone)]
+struct Loaded {
+    handle: ModelHandle,
+    provider: &'static str,
+    fallback: Option<String>,
+    sha256: String,
+    load_ms: f64,
+}
+
+struct Slot {
+    name: &'static str,
+    entry: Option<ModelEntry>,
+    state: RwLock<SlotState>,
+}
+
+/// What `/v1/info` says of a model.
+#[derive(Debug, Serialize)]
+pub struct ModelInfo {
+    pub name: &'static str,
+    pub task: Option<String>,
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+    pub licence: Option<String>,
+    pub origin: Option<String>,
+    #[serde(flatten)]
+    pub status: ModelStatus,
+    pub execution_provider: Option<&'static str>,
+    pub provider_fallback: Option<String>,
+    pub load_ms: Option<f64>,
+}
+
+pub struct Engine {
+    cfg: EngineConfig,
+    budget: ThreadBudget,
+    slots: Vec<Slot>,
+}
+
+impl Engine {
+    /// An engine whose models are all `loading`; call [`load_all`](Self::load_all) next.
+    pub fn new(cfg: EngineConfig, manifest: &Manifest) -> Arc<Engine> {
+        let budget = ThreadBudget::compute(cfg.threads);
+        let slots = FACE_MODELS
+            .iter()
+            .map(|&name| Slot {
+                name,
+                entry: manifest.model(name).cloned(),
+                state: RwLock::new(SlotState::Loading),
+            })
+            .collect();
+        Arc::new(Engine { cfg, budget, slots })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn budget(&self) -> ThreadBudget {
+        self.budget
+    }
+
+    /// Loads and warms every model (blocking; run it off the async runtime). Never panics:
+    /// each failure is recorded on its model and logged.
+    pub fn load_all(&self) {
+        let env = runtime::init(&self.cfg);
+        for slot in &self.slots {
+            let outcome = match (&env, &slot.entry) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(_), None) => Err(format!("model {} is not in the manifest", slot.name)),
+                (Ok(env), Some(entry)) => self.load_one(env, slot.name, entry),
+            };
+            let state = match outcome {
+                Ok(loaded) => {
+                    tracing::info!(
+                        model = slot.name,
+                        provider = loaded.provider,
+                        load_ms = loaded.load_ms,
+                        "model ready"
+                    );
+                    metrics::get().set_model_ready(slot.name, true);
+                    SlotState::Ready(loaded)
+                }
+                Err(reason) => {
+                    tracing::error!(model = slot.name, %reason, "model unavailable");
+                    metrics::get().set_model_ready(slot.name, false);
+                    SlotState::Failed(reason)
+                }
+            };
+            *slot.state.write().unwrap_or_else(|p| p.into_inner()) = state;
+        }
+    }
+
+    fn load_one(
+        &self,
+        env: &ort::environment::Environment,
+        name: &'static str,
+        entry: &ModelEntry,
+    ) -> Result<Loaded, String> {
+        let started = Instant::now();
+        let sha256 = entry.verify(&self.cfg.models_dir)?;
+        let path: PathBuf = entry.path(&self.cfg.models_dir);
+        let built = session::build(env, &path, &self.cfg, self.budget.intra_op_threads)?;
+        let handle = ModelHandle::spawn(name, built.session, self.cfg.queue_size)
+            .map_err(|e| e.to_string())?;
+        let shape = entry.warmup_shape.clone();
+        let zeros = vec![0.0; shape.iter().product()];
+        handle
+            .run_blocking(Tensor::new(shape, zeros))
+            .map_err(|e| format!("warm-up run failed: {e}"))?;
+        let load_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(Loaded {
+            handle,
+            provider: built.provider,
+            fallback: built.fallback,
+            sha256,
+            load_ms,
+        })
+    }
+
+    fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+
+    fn state(slot: &Slot) -> SlotState {
+        slot.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The handle of a ready model, or 503 `model_unavailable` with the reason.
+    pub fn get(&self, name: &str) -> Result<ModelHandle, ApiError> {
+        let unavailable = |reason: String| ApiError::ModelUnavailable {
+            model: name.to_string(),
+            reason,
+        };
+        let slot = self
+            .slot(name)
+            .ok_or_else(|| unavailable("unknown model".into()))?;
+        match Self::state(slot) {
+            SlotState::Ready(l) => Ok(l.handle),
+            SlotState::Loading => Err(unavailable("still loading".into())),
+            SlotState::Failed(reason) => Err(unavailable(reason)),
+        }
+    }
+
+    pub fn status(&self) -> Vec<(&'static str, ModelStatus)> {
+        self.slots
+            .iter()
+            .map(|s| (s.name, status_of(&Self::state(s))))
+            .collect()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.status().iter().all(|(_, s)| *s == ModelStatus::Ready)
+    }
+
+    pub fn info(&self) -> Vec<ModelInfo> {
+        self.slots
+            .iter()
+            .map(|s| {
+                let state = Self::state(s);
+                let loaded = match &state {
+                    SlotState::Ready(l) => Some(l.clone()),
+                    _ => None,
+                };
+                let status = status_of(&state);
+                ModelInfo {
+                    name: s.name,
+                    task: s.entry.as_ref().map(|e| e.task.clone()),
+                    file: s.entry.as_ref().map(|e| e.file.clone()),
+                    sha256: loaded
+                        .as_ref()
+                        .map(|l| l.sha256.clone())
+                        .or_else(|| s.entry.as_ref().map(|e| e.sha256.clone())),
+                    licence: s.entry.as_ref().map(|e| e.licence.clone()),
+                    origin: s.entry.as_ref().map(|e| e.origin.clone()),
+                    status,
+                    execution_provider: loaded.as_ref().map(|l| l.provider),
+                    provider_fallback: loaded.as_ref().and_then(|l| l.fallback.clone()),
+                    load_ms: loaded.as_ref().map(|l| l.load_ms),
+                }
+            })
+            .collect()
+    }
+}
+
+fn status_of(state: &SlotState) -> ModelStatus {
+    match state {
+        SlotState::Loading => ModelStatus::Loading,
+        SlotState::Ready(_) => ModelStatus::Ready,
+        SlotState::Failed(reason) => ModelStatus::Failed {
+            reason: reason.clone(),
+        },
+    }
+}

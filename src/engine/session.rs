@@ -1,0 +1,92 @@
+//! The one place where ONNX Runtime sessions are built: graph optimisation, intra-op threads
+//! from the budget, and the execution provider, with an honest report of which one is in use.
+
+use std::path::Path;
+
+use ort::{
+    environment::Environment,
+    ep::{self, ExecutionProviderDispatch},
+    session::{builder::GraphOptimizationLevel, Session},
+};
+
+use crate::config::{EngineConfig, ExecutionProvider};
+
+pub struct BuiltSession {
+    pub session: Session,
+    /// The execution provider really in use (`cpu`, `cuda`, `tensorrt`).
+    pub provider: &'static str,
+    /// Why the requested provider is not the one in use, when it is not.
+    pub fallback: Option<String>,
+}
+
+fn build_with(
+    env: &Environment,
+    path: &Path,
+    intra_threads: usize,
+    eps: Vec<ExecutionProviderDispatch>,
+) -> ort::Result<Session> {
+    let mut builder = Session::builder(env)?
+        .with_optimization_level(GraphOptimizationLevel::All)?
+        .with_intra_threads(intra_threads)?
+        .with_intra_op_spinning(false)?;
+    if !eps.is_empty() {
+        builder = builder.with_execution_providers(eps)?;
+    }
+    builder.commit_from_file(path)
+}
+
+/// Builds a session for `path`. A GPU provider is registered with `error_on_failure`, so a
+/// failure is seen here rather than silently becoming CPU; it then falls back to CPU with a
+/// warning, or fails when `ep_strict` is set.
+pub fn build(
+    env: &Environment,
+    path: &Path,
+    cfg: &EngineConfig,
+    intra_threads: usize,
+) -> Result<BuiltSession, String> {
+    let cuda = || ep::CUDA::default().build().error_on_failure();
+    let mut attempts: Vec<(&'static str, Vec<ExecutionProviderDispatch>)> = Vec::new();
+    if cfg.ep == ExecutionProvider::Tensorrt {
+        let trt = ep::TensorRT::default()
+            .with_engine_cache(true)
+            .with_engine_cache_path(cfg.trt_cache_dir.display())
+            .build()
+            .error_on_failure();
+        attempts.push(("tensorrt", vec![trt, cuda()]));
+    }
+    if cfg.ep != ExecutionProvider::Cpu {
+        attempts.push(("cuda", vec![cuda()]));
+    }
+    let mut failures = Vec::new();
+    for (name, eps) in attempts {
+        match build_with(env, path, intra_threads, eps) {
+            Ok(session) => {
+                let fallback = (!failures.is_empty()).then(|| failures.join("; "));
+                return Ok(BuiltSession {
+                    session,
+                    provider: name,
+                    fallback,
+                });
+            }
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    if !failures.is_empty() {
+        let why = failures.join("; ");
+        if cfg.ep_strict {
+            return Err(format!(
+                "execution provider {} unavailable (strict): {why}",
+                cfg.ep
+            ));
+        }
+        tracing::warn!(model = %path.display(), requested = %cfg.ep, reason = %why, "GPU provider unavailable, falling back to CPU");
+    }
+    let session = build_with(env, path, intra_threads, Vec::new())
+        .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    let fallback = (!failures.is_empty()).then(|| failures.join("; "));
+    Ok(BuiltSession {
+        session,
+        provider: "cpu",
+        fallback,
+    })
+}

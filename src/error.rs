@@ -1,0 +1,173 @@
+//! The one error type of the server and its single mapping to HTTP status and stable code.
+//!
+//! Every variant is matched exhaustively in [`ApiError::status_and_code`] (no wildcard arm), so a
+//! new variant forces a decision about what clients see.
+
+use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is empty")]
+    EmptyBody,
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("content type {0:?} is not accepted: send multipart/form-data or application/json")]
+    UnsupportedMediaType(String),
+    #[error("the JSON body is invalid: {0}")]
+    InvalidJson(String),
+    #[error("the multipart body is invalid: {0}")]
+    InvalidMultipart(String),
+    #[error("field `{0}` is not valid base64")]
+    InvalidBase64(String),
+    #[error("required field `{0}` is missing")]
+    MissingField(String),
+    #[error("field `{field}` is not known for this route (accepted: {accepted})")]
+    UnknownField { field: String, accepted: String },
+    #[error("field `{field}` has an invalid value: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("field `{0}` is not an image in a supported format (JPEG, PNG, WebP, BMP)")]
+    UnsupportedImageFormat(String),
+    #[error("field `{field}`: the image could not be decoded: {reason}")]
+    ImageDecode { field: String, reason: String },
+    #[error("field `{field}`: the image is {width}x{height}, over the limit of {limit} pixels")]
+    ImageTooLarge {
+        field: String,
+        width: u32,
+        height: u32,
+        limit: u64,
+    },
+    #[error("no face was found in `{0}`")]
+    NoFace(String),
+    #[error("{count} faces were found in `{field}`; liveness needs exactly one")]
+    MultipleFaces { field: String, count: usize },
+    #[error("a valid API key is required (Authorization: Bearer <key> or X-API-Key)")]
+    Unauthorized,
+    #[error("route not found")]
+    NotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("the server is overloaded; retry later")]
+    Overloaded,
+    #[error("model `{model}` is not available: {reason}")]
+    ModelUnavailable { model: String, reason: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The body of every error response (RFC 7807 style, with a stable `code`).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    pub detail: String,
+}
+
+impl ApiError {
+    /// The one table of (HTTP status, stable code, title). Documented in the README.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            EmptyBody => (StatusCode::BAD_REQUEST, "empty_body", "Empty request body"),
+            PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json", "Invalid JSON"),
+            InvalidMultipart(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_multipart",
+                "Invalid multipart body",
+            ),
+            InvalidBase64(_) => (StatusCode::BAD_REQUEST, "invalid_base64", "Invalid base64"),
+            MissingField(_) => (StatusCode::BAD_REQUEST, "missing_field", "Missing field"),
+            UnknownField { .. } => (StatusCode::BAD_REQUEST, "unknown_field", "Unknown field"),
+            InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field", "Invalid field"),
+            UnsupportedImageFormat(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_image_format",
+                "Unsupported image format",
+            ),
+            ImageDecode { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "image_decode_failed",
+                "Image could not be decoded",
+            ),
+            ImageTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "image_too_large",
+                "Image too large",
+            ),
+            NoFace(_) => (StatusCode::UNPROCESSABLE_ENTITY, "no_face", "No face found"),
+            MultipleFaces { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "multiple_faces",
+                "Several faces found",
+            ),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
+            Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded", "Overloaded"),
+            ModelUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "model_unavailable",
+                "Model unavailable",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (status, code, title) = self.status_and_code();
+        ErrorBody {
+            kind: format!("https://verity.dev/errors/{code}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            code: code.to_string(),
+            detail: self.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = self.body();
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.content_type("application/problem+json");
+        if matches!(
+            self,
+            ApiError::Overloaded | ApiError::ModelUnavailable { .. }
+        ) {
+            resp.insert_header(("Retry-After", "1"));
+        }
+        if matches!(self, ApiError::Internal(_)) {
+            tracing::error!(detail = %body.detail, "internal error");
+        }
+        resp.json(body)
+    }
+}

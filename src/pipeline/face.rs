@@ -1,0 +1,319 @@
+//! The face pipeline: detection (YuNet) with pose and quality, alignment, embedding
+//! (MobileFaceNet), and passive liveness (MiniFASNetV2 + V1SE ensemble).
+
+use std::sync::Arc;
+
+use image::{imageops::FilterType, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use super::yunet;
+use crate::{
+    engine::{Engine, Tensor},
+    error::ApiError,
+    vision::{
+        align::align_face,
+        geometry::{estimate_pose, Point, Pose, Rect},
+        pool, quality, tensor,
+    },
+};
+
+/// Five landmarks, named from the person's point of view (their right eye is image-left).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Landmarks {
+    pub right_eye: Point,
+    pub left_eye: Point,
+    pub nose: Point,
+    pub mouth_right: Point,
+    pub mouth_left: Point,
+}
+
+impl Landmarks {
+    pub fn points(&self) -> [Point; 5] {
+        [
+            self.right_eye,
+            self.left_eye,
+            self.nose,
+            self.mouth_right,
+            self.mouth_left,
+        ]
+    }
+}
+
+/// Advisory quality measures; `issues` lists what an enrollment would object to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// The shorter side of the face box, in pixels.
+    pub face_size: f32,
+    /// Variance of the Laplacian of the aligned 112x112 face (low = blurred).
+    pub sharpness: f32,
+    /// Mean luma of the aligned face, 0..1.
+    pub brightness: f32,
+    pub issues: Vec<String>,
+}
+
+pub const MIN_FACE_SIZE: f32 = 40.0;
+pub const MIN_SHARPNESS: f32 = 20.0;
+pub const MIN_BRIGHTNESS: f32 = 0.15;
+pub const MAX_BRIGHTNESS: f32 = 0.92;
+pub const MAX_YAW: f32 = 45.0;
+pub const MAX_PITCH: f32 = 35.0;
+
+/// One detected face, as every face route returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    #[serde(rename = "box")]
+    pub bbox: Rect,
+    pub score: f32,
+    pub landmarks: Landmarks,
+    pub pose: Pose,
+    pub quality: Quality,
+}
+
+impl Face {
+    fn from_detection(img: &RgbImage, d: yunet::Detection) -> Face {
+        let aligned = align_face(img, &d.landmarks);
+        let pose = estimate_pose(&d.landmarks);
+        let face_size = d.rect.width.min(d.rect.height);
+        let sharpness = quality::sharpness(&aligned);
+        let brightness = quality::brightness(&aligned);
+        let mut issues = Vec::new();
+        if face_size < MIN_FACE_SIZE {
+            issues.push("too_small");
+        }
+        if pose.yaw.abs() > MAX_YAW || pose.pitch.abs() > MAX_PITCH {
+            issues.push("extreme_pose");
+        }
+        if brightness < MIN_BRIGHTNESS {
+            issues.push("too_dark");
+        }
+        if brightness > MAX_BRIGHTNESS {
+            issues.push("too_bright");
+        }
+        if sharpness < MIN_SHARPNESS {
+            issues.push("blurry");
+        }
+        let [right_eye, left_eye, nose, mouth_right, mouth_left] = d.landmarks;
+        Face {
+            bbox: d.rect,
+            score: d.score,
+            landmarks: Landmarks {
+                right_eye,
+                left_eye,
+                nose,
+                mouth_right,
+                mouth_left,
+            },
+            pose,
+            quality: Quality {
+                face_size,
+                sharpness,
+                brightness,
+                issues: issues.into_iter().map(String::from).collect(),
+            },
+        }
+    }
+
+    pub fn area(&self) -> f32 {
+        self.bbox.area()
+    }
+}
+
+/// Liveness of one face: the ensemble score and each model's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LivenessScores {
+    pub score: f32,
+    pub minifasnet_v2: f32,
+    pub minifasnet_v1se: f32,
+}
+
+#[derive(Clone)]
+pub struct FacePipeline {
+    engine: Arc<Engine>,
+}
+
+impl FacePipeline {
+    pub fn new(engine: Arc<Engine>) -> FacePipeline {
+        FacePipeline { engine }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// All faces, best score first.
+    pub async fn detect(&self, img: Arc<RgbImage>) -> Result<Vec<Face>, ApiError> {
+        let model = self.engine.get("yunet")?;
+        let (max_side, min_score) = (
+            self.engine.config().detect_max_side,
+            self.engine.config().detect_score,
+        );
+        let src = img.clone();
+        let (input, scale) =
+            pool::run(move || Ok(tensor::detector_input(&src, max_side, 32))).await?;
+        let (in_h, in_w) = (input.shape[2], input.shape[3]);
+        let outputs = model.run(input).await?;
+        pool::run(move || {
+            let (w, h) = img.dimensions();
+            let found = yunet::decode(&outputs, in_w, in_h, min_score, scale, w, h);
+            Ok(found
+                .into_iter()
+                .map(|d| Face::from_detection(&img, d))
+                .collect())
+        })
+        .await
+    }
+
+    /// The largest face, or 422 `no_face` naming `field`.
+    pub async fn largest_face(&self, img: Arc<RgbImage>, field: &str) -> Result<Face, ApiError> {
+        let faces = self.detect(img).await?;
+        faces
+            .into_iter()
+            .max_by(|a, b| a.area().total_cmp(&b.area()))
+            .ok_or_else(|| ApiError::NoFace(field.to_string()))
+    }
+
+    /// L2-normalised embedding of one face.
+    pub async fn embed(&self, img: Arc<RgbImage>, face: &Face) -> Result<Vec<f32>, ApiError> {
+        let lm = face.landmarks.points();
+        let aligned = pool::run(move || Ok(align_face(&img, &lm))).await?;
+        let mut out = self.embed_aligned(vec![aligned]).await?;
+        out.pop()
+            .ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))
+    }
+
+    /// L2-normalised embeddings of aligned 112x112 faces, in one batched inference.
+    pub async fn embed_aligned(&self, faces: Vec<RgbImage>) -> Result<Vec<Vec<f32>>, ApiError> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.engine.get("mobilefacenet")?;
+        let n = faces.len();
+        let input = pool::run(move || Ok(tensor::rgb_nhwc_batch(&faces))).await?;
+        let out = model.run(input).await?;
+        split_embeddings(out, n)
+    }
+
+    /// Ensemble liveness score of `face` (probability that it is a live person).
+    pub async fn liveness(
+        &self,
+        img: Arc<RgbImage>,
+        face: &Face,
+    ) -> Result<LivenessScores, ApiError> {
+        let mut scores = [0.0f32; 2];
+        for (k, (name, crop_scale)) in [("minifasnet_v2", 2.7f32), ("minifasnet_v1se", 4.0f32)]
+            .into_iter()
+            .enumerate()
+        {
+            let model = self.engine.get(name)?;
+            let (src, rect) = (img.clone(), face.bbox);
+            let input =
+                pool::run(move || Ok(tensor::bgr_nchw(&liveness_crop(&src, rect, crop_scale, 80))))
+                    .await?;
+            let out = model.run(input).await?;
+            scores[k] = real_probability(&out)?;
+        }
+        Ok(LivenessScores {
+            score: (scores[0] + scores[1]) / 2.0,
+            minifasnet_v2: scores[0],
+            minifasnet_v1se: scores[1],
+        })
+    }
+}
+
+fn split_embeddings(out: Vec<Tensor>, n: usize) -> Result<Vec<Vec<f32>>, ApiError> {
+    let t = out
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal("embedding model gave no output".into()))?;
+    let dim = t.data.len() / n.max(1);
+    if dim == 0 || dim * n != t.data.len() {
+        return Err(ApiError::Internal(format!(
+            "embedding output of shape {:?} for {n} faces",
+            t.shape
+        )));
+    }
+    Ok(t.data.chunks(dim).map(l2_normalise).collect())
+}
+
+pub fn l2_normalise(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter().map(|x| x / norm).collect()
+}
+
+/// Cosine similarity of two L2-normalised vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn real_probability(out: &[Tensor]) -> Result<f32, ApiError> {
+    let logits = out.first().map(|t| t.data.as_slice()).unwrap_or(&[]);
+    if logits.len() < 2 {
+        return Err(ApiError::Internal("liveness model gave no logits".into()));
+    }
+    let max = logits.iter().copied().fold(f32::MIN, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    Ok(exps[1] / exps.iter().sum::<f32>())
+}
+
+/// The context crop of Silent-Face-Anti-Spoofing: the face box scaled by `scale` around its
+/// centre (the scale reduced where the image is too small), shifted inside the image, resized.
+pub fn liveness_crop(img: &RgbImage, face: Rect, scale: f32, size: u32) -> RgbImage {
+    let (iw, ih) = (img.width() as f32, img.height() as f32);
+    let (bw, bh) = (face.width.max(1.0), face.height.max(1.0));
+    let scale = scale.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(0.1);
+    let (nw, nh) = (bw * scale, bh * scale);
+    let (cx, cy) = (face.x + bw / 2.0, face.y + bh / 2.0);
+    let (mut x1, mut y1, mut x2, mut y2) =
+        (cx - nw / 2.0, cy - nh / 2.0, cx + nw / 2.0, cy + nh / 2.0);
+    if x1 < 0.0 {
+        x2 -= x1;
+        x1 = 0.0;
+    }
+    if y1 < 0.0 {
+        y2 -= y1;
+        y1 = 0.0;
+    }
+    if x2 > iw - 1.0 {
+        x1 -= x2 - iw + 1.0;
+        x2 = iw - 1.0;
+    }
+    if y2 > ih - 1.0 {
+        y1 -= y2 - ih + 1.0;
+        y2 = ih - 1.0;
+    }
+    let (x1, y1) = (x1.max(0.0) as u32, y1.max(0.0) as u32);
+    let w = ((x2 as u32 + 1).min(img.width()) - x1).max(1);
+    let h = ((y2 as u32 + 1).min(img.height()) - y1).max(1);
+    let crop = image::imageops::crop_imm(img, x1, y1, w, h).to_image();
+    image::imageops::resize(&crop, size, size, FilterType::Triangle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_real_index_and_cosine() {
+        let p = real_probability(&[Tensor::new(vec![1, 3], vec![0.0, 2.0, 0.0])]).unwrap();
+        assert!((p - 2f32.exp() / (2.0 + 2f32.exp())).abs() < 1e-5);
+        let a = l2_normalise(&[3.0, 4.0]);
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn liveness_crop_stays_inside_small_images() {
+        let img = RgbImage::new(100, 80);
+        let c = liveness_crop(
+            &img,
+            Rect {
+                x: 70.0,
+                y: 50.0,
+                width: 30.0,
+                height: 30.0,
+            },
+            4.0,
+            80,
+        );
+        assert_eq!(c.dimensions(), (80, 80));
+    }
+}

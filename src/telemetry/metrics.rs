@@ -1,0 +1,126 @@
+//! Prometheus metrics, served as text at `/metrics`.
+
+use std::sync::{Mutex, OnceLock};
+
+use prometheus_client::{
+    encoding::{text::encode, EncodeLabelSet},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub model: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    http_requests: Family<HttpLabels, Counter>,
+    request_duration: HistogramFamily<RouteLabels>,
+    inference_duration: HistogramFamily<ModelLabels>,
+    model_ready: Family<ModelLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// The process-wide metrics.
+pub fn get() -> &'static Metrics {
+    METRICS.get_or_init(Metrics::new)
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("verity");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let request_duration: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let inference_duration: HistogramFamily<ModelLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let model_ready = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "HTTP request duration by route",
+            request_duration.clone(),
+        );
+        registry.register(
+            "inference_duration_seconds",
+            "Model inference duration",
+            inference_duration.clone(),
+        );
+        registry.register(
+            "model_ready",
+            "1 when the model is loaded and warm",
+            model_ready.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            http_requests,
+            request_duration,
+            inference_duration,
+            model_ready,
+        }
+    }
+
+    pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn observe_inference(&self, model: &str, seconds: f64) {
+        self.inference_duration
+            .get_or_create(&ModelLabels {
+                model: model.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn set_model_ready(&self, model: &str, ready: bool) {
+        self.model_ready
+            .get_or_create(&ModelLabels {
+                model: model.to_string(),
+            })
+            .set(i64::from(ready));
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

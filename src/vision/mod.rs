@@ -1,0 +1,9 @@
+//! Pure image maths: decoding with limits, tensor layouts, alignment, NMS, pose and quality.
+//! No I/O and no model calls here.
+
+pub mod align;
+pub mod decode;
+pub mod geometry;
+pub mod pool;
+pub mod quality;
+pub mod tensor;
