@@ -29,6 +29,24 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 /// Decodes `bytes` (the content of field `field`) into an upright RGB image.
 pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ApiError> {
     let format = sniff(bytes).ok_or_else(|| ApiError::UnsupportedImageFormat(field.to_string()))?;
+    if format == ImageFormat::Jpeg && !has_jpeg_end(bytes) {
+        // The JPEG decoder fills a cut-off scan with grey; a truncated upload must not pass.
+        return Err(ApiError::ImageDecode {
+            field: field.to_string(),
+            reason: "truncated JPEG: no end-of-image marker".into(),
+        });
+    }
+    let too_large = |(width, height): (u32, u32)| {
+        (u64::from(width) * u64::from(height) > max_pixels).then(|| ApiError::ImageTooLarge {
+            field: field.to_string(),
+            width,
+            height,
+            limit: max_pixels,
+        })
+    };
+    if let Some(err) = png_dimensions(bytes).and_then(too_large) {
+        return Err(err);
+    }
     let failed = |e: image::ImageError| ApiError::ImageDecode {
         field: field.to_string(),
         reason: e.to_string(),
@@ -60,6 +78,21 @@ pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<RgbImage, Ap
     let mut img = DynamicImage::from_decoder(decoder).map_err(failed)?;
     img.apply_orientation(orientation);
     Ok(to_rgb(img))
+}
+
+/// The size a PNG declares in its IHDR chunk, read before any decoder looks further.
+fn png_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.len() < 24 || &bytes[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some((be(&bytes[16..20]), be(&bytes[20..24])))
+}
+
+/// A complete JPEG ends with the EOI marker (FF D9), possibly followed by a little padding.
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// RGB view of any colour type; transparent pixels are composited over white, as a viewer shows them.
