@@ -137,7 +137,13 @@ pub struct HttpConfig {
     #[arg(long, env = "VERITY_MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
     pub max_image_pixels: u64,
     /// Comma-separated API keys; when set (here or in the keys file), `/v1` needs one.
-    #[arg(long, env = "VERITY_API_KEYS", default_value = "", hide_env_values = true, hide_default_value = true)]
+    #[arg(
+        long,
+        env = "VERITY_API_KEYS",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
     pub api_keys: Secret,
     /// File with one API key per line (`#` comments allowed).
     #[arg(long, env = "VERITY_API_KEYS_FILE")]
