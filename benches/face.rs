@@ -27,66 +27,37 @@ fn pure_stages(c: &mut Criterion) {
         })
     });
     let img = decode::decode("image", &jpeg, 100_000_000).unwrap();
-    let lm = verity::vision::align::ARCFACE_TEMPLATE.map(|p| verity::vision::geometry::Point {
-        x: p.x * 2.0 + 380.0,
-        y: p.y * 2.0 + 150.0,
-    });
-    c.bench_function("align 5-point to 112x112", |b| {
-        b.iter(|| align_face(black_box(&img), &lm))
-    });
+    let lm = verity::vision::align::ARCFACE_TEMPLATE
+        .map(|p| verity::vision::geometry::Point { x: p.x * 2.0 + 380.0, y: p.y * 2.0 + 150.0 });
+    c.bench_function("align 5-point to 112x112", |b| b.iter(|| align_face(black_box(&img), &lm)));
     let a: Vec<f32> = (0..192).map(|i| (i as f32).sin()).collect();
     let bv: Vec<f32> = (0..192).map(|i| (i as f32).cos()).collect();
-    c.bench_function("cosine 192-d", |b| {
-        b.iter(|| cosine(black_box(&a), black_box(&bv)))
-    });
+    c.bench_function("cosine 192-d", |b| b.iter(|| cosine(black_box(&a), black_box(&bv))));
 }
 
 fn model_stages(c: &mut Criterion) {
     let mut cfg = EngineConfig::from_env_defaults();
     cfg.models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&cfg.models_dir);
     let engine = verity::cli::load_engine(cfg).expect("models: run `make models runtime` first");
-    let solvay = decode::decode(
-        "image",
-        &testdata("solvay_conference_1927.jpg"),
-        100_000_000,
-    )
-    .unwrap();
+    let solvay = decode::decode("image", &testdata("solvay_conference_1927.jpg"), 100_000_000).unwrap();
     let (input, scale) = tensor::detector_input(&solvay, 1280, 32);
     let (h, w) = (input.shape[2], input.shape[3]);
     let yunet_model = engine.get("yunet").unwrap();
     let outputs = yunet_model.run_blocking(input.clone()).unwrap();
     c.bench_function("yunet decode+NMS solvay (29 faces)", |b| {
-        b.iter(|| {
-            yunet::decode(
-                black_box(&outputs),
-                w,
-                h,
-                0.6,
-                scale,
-                solvay.width(),
-                solvay.height(),
-            )
-        })
+        b.iter(|| yunet::decode(black_box(&outputs), w, h, 0.6, scale, solvay.width(), solvay.height()))
     });
     c.bench_function("yunet inference solvay 1280x928", |b| {
         b.iter(|| yunet_model.run_blocking(input.clone()).unwrap())
     });
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let faces = FacePipeline::new(engine);
     let obama = Arc::new(decode::decode("image", &testdata("obama.jpg"), 100_000_000).unwrap());
-    let face = rt
-        .block_on(faces.largest_face(obama.clone(), "image"))
-        .unwrap();
+    let face = rt.block_on(faces.largest_face(obama.clone(), "image")).unwrap();
     let aligned = align_face(&obama, &face.landmarks.points());
     c.bench_function("mobilefacenet embed 1 face", |b| {
-        b.iter(|| {
-            rt.block_on(faces.embed_aligned(vec![aligned.clone()]))
-                .unwrap()
-        })
+        b.iter(|| rt.block_on(faces.embed_aligned(vec![aligned.clone()])).unwrap())
     });
     c.bench_function("liveness ensemble 1 face", |b| {
         b.iter(|| rt.block_on(faces.liveness(obama.clone(), &face)).unwrap())

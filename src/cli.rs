@@ -23,29 +23,14 @@ use crate::{
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => actix_web::rt::System::new().block_on(serve(args)),
-        Command::Detect { engine, image } => offline(engine, |faces| async move {
-            face::detect_op(&faces, load_image(&image, "image")?).await
-        }),
-        Command::Verify {
-            engine,
-            operating_point,
-            source,
-            target,
-        } => offline(engine, |faces| async move {
+        Command::Detect { engine, image } => {
+            offline(engine, |faces| async move { face::detect_op(&faces, load_image(&image, "image")?).await })
+        }
+        Command::Verify { engine, operating_point, source, target } => offline(engine, |faces| async move {
             let op = operating::pick(&operating::VERIFY, Some(&operating_point))?;
-            face::verify_op(
-                &faces,
-                load_image(&source, "source")?,
-                load_image(&target, "target")?,
-                op,
-            )
-            .await
+            face::verify_op(&faces, load_image(&source, "source")?, load_image(&target, "target")?, op).await
         }),
-        Command::Liveness {
-            engine,
-            operating_point,
-            image,
-        } => offline(engine, |faces| async move {
+        Command::Liveness { engine, operating_point, image } => offline(engine, |faces| async move {
             let op = operating::pick(&operating::LIVENESS, Some(&operating_point))?;
             face::liveness_op(&faces, load_image(&image, "image")?, op).await
         }),
@@ -65,26 +50,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         source = budget.source,
         preprocess_threads = budget.preprocess_threads,
         intra_op_threads = budget.intra_op_threads,
+        workers_per_model = budget.workers_per_model,
         "thread budget"
     );
     pool::init(budget.preprocess_threads);
     let loader = engine.clone();
-    std::thread::Builder::new()
-        .name("model-loader".into())
-        .spawn(move || {
-            loader.load_all();
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            if loader.is_ready() {
-                tracing::info!(start_to_ready_ms = ms, "ready");
-            } else {
-                tracing::error!("some models are unavailable; /readyz says which");
-            }
-        })?;
-    let state = web::Data::new(AppState {
-        faces: FacePipeline::new(engine),
-        http: args.http.clone(),
-        api_keys: Arc::new(api_keys),
-    });
+    std::thread::Builder::new().name("model-loader".into()).spawn(move || {
+        loader.load_all();
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if loader.is_ready() {
+            tracing::info!(start_to_ready_ms = ms, "ready");
+        } else {
+            tracing::error!("some models are unavailable; /readyz says which");
+        }
+    })?;
+    let state = web::Data::new(AppState::new(FacePipeline::new(engine), args.http.clone(), api_keys));
     tracing::info!(listen = %args.listen, auth = !state.api_keys.is_empty(), "verity listening");
     HttpServer::new(move || build_app(state.clone()))
         .workers(args.http_workers.max(1))
@@ -103,21 +83,15 @@ pub fn load_engine(cfg: EngineConfig) -> anyhow::Result<Arc<Engine>> {
     pool::init(engine.budget().preprocess_threads);
     engine.load_all();
     if !engine.is_ready() {
-        let failed: Vec<String> = engine
-            .status()
-            .into_iter()
-            .map(|(n, s)| format!("{n}: {s:?}"))
-            .collect();
+        let failed: Vec<String> = engine.status().into_iter().map(|(n, s)| format!("{n}: {s:?}")).collect();
         anyhow::bail!("models unavailable:\n  {}", failed.join("\n  "));
     }
     Ok(engine)
 }
 
 fn load_image(path: &Path, field: &str) -> Result<Arc<RgbImage>, ApiError> {
-    let bytes = std::fs::read(path).map_err(|e| ApiError::InvalidField {
-        field: field.to_string(),
-        reason: format!("{}: {e}", path.display()),
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| ApiError::InvalidField { field: field.to_string(), reason: format!("{}: {e}", path.display()) })?;
     decode::decode(field, &bytes, HttpConfig::default().max_image_pixels).map(Arc::new)
 }
 
@@ -128,9 +102,7 @@ where
     T: Serialize,
 {
     let engine = load_engine(cfg)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match rt.block_on(op(FacePipeline::new(engine))) {
         Ok(out) => {
             println!("{}", serde_json::to_string_pretty(&out)?);

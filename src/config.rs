@@ -101,9 +101,24 @@ pub struct EngineConfig {
     /// CPU threads verity may use in all (default: the cgroup CPU limit, else the core count).
     #[arg(long, env = "VERITY_THREADS")]
     pub threads: Option<usize>,
+    /// Intra-op threads per ONNX Runtime session (default: from the thread budget).
+    #[arg(long, env = "VERITY_INTRA_OP_THREADS")]
+    pub intra_op_threads: Option<usize>,
+    /// Preprocessing (decode, resize, align) threads (default: from the thread budget).
+    #[arg(long, env = "VERITY_PREPROCESS_THREADS")]
+    pub preprocess_threads: Option<usize>,
+    /// Worker threads (each with its own session) per model.
+    #[arg(long, env = "VERITY_MODEL_WORKERS", default_value_t = 1)]
+    pub model_workers: usize,
     /// Bounded queue length per model; a full queue answers 429 `overloaded`.
     #[arg(long, env = "VERITY_QUEUE_SIZE", default_value_t = 64)]
     pub queue_size: usize,
+    /// Largest batch per inference for models that take batches (the manifest's max_batch caps it).
+    #[arg(long, env = "VERITY_MAX_BATCH", default_value_t = 16)]
+    pub max_batch: usize,
+    /// Deadline of a request, in milliseconds: a request still queued or running then gets 503 `timeout`.
+    #[arg(long, env = "VERITY_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
     /// Longest image side fed to the face detector (images are scaled down to it).
     #[arg(long, env = "VERITY_DETECT_MAX_SIDE", default_value_t = 1280)]
     pub detect_max_side: u32,
@@ -137,17 +152,14 @@ pub struct HttpConfig {
     #[arg(long, env = "VERITY_MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
     pub max_image_pixels: u64,
     /// Comma-separated API keys; when set (here or in the keys file), `/v1` needs one.
-    #[arg(
-        long,
-        env = "VERITY_API_KEYS",
-        default_value = "",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
+    #[arg(long, env = "VERITY_API_KEYS", default_value = "", hide_env_values = true, hide_default_value = true)]
     pub api_keys: Secret,
     /// File with one API key per line (`#` comments allowed).
     #[arg(long, env = "VERITY_API_KEYS_FILE")]
     pub api_keys_file: Option<PathBuf>,
+    /// Requests processed at once on the `/v1` model routes; one more gets 429 `overloaded` at once.
+    #[arg(long, env = "VERITY_MAX_CONCURRENT_REQUESTS", default_value_t = 64)]
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for HttpConfig {
@@ -157,6 +169,7 @@ impl Default for HttpConfig {
             max_image_pixels: 40_000_000,
             api_keys: Secret(String::new()),
             api_keys_file: None,
+            max_concurrent_requests: 64,
         }
     }
 }
@@ -166,9 +179,8 @@ impl HttpConfig {
     pub fn load_api_keys(&self) -> anyhow::Result<Vec<String>> {
         let mut keys: Vec<String> = split_keys(&self.api_keys.0, ',');
         if let Some(path) = &self.api_keys_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                anyhow::anyhow!("cannot read API keys file {}: {e}", path.display())
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read API keys file {}: {e}", path.display()))?;
             let lines = text.lines().filter(|l| !l.trim_start().starts_with('#'));
             keys.extend(lines.flat_map(|l| split_keys(l, ',')));
         }
@@ -177,11 +189,7 @@ impl HttpConfig {
 }
 
 fn split_keys(s: &str, sep: char) -> Vec<String> {
-    s.split(sep)
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(String::from)
-        .collect()
+    s.split(sep).map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect()
 }
 
 /// A string that never shows in Debug output or logs.

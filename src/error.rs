@@ -31,12 +31,7 @@ pub enum ApiError {
     #[error("field `{field}`: the image could not be decoded: {reason}")]
     ImageDecode { field: String, reason: String },
     #[error("field `{field}`: the image is {width}x{height}, over the limit of {limit} pixels")]
-    ImageTooLarge {
-        field: String,
-        width: u32,
-        height: u32,
-        limit: u64,
-    },
+    ImageTooLarge { field: String, width: u32, height: u32, limit: u64 },
     #[error("no face was found in `{0}`")]
     NoFace(String),
     #[error("{count} faces were found in `{field}`; liveness needs exactly one")]
@@ -49,6 +44,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the server is overloaded; retry later")]
     Overloaded,
+    #[error("the request was not served within its deadline; retry later")]
+    Timeout,
     #[error("model `{model}` is not available: {reason}")]
     ModelUnavailable { model: String, reason: String },
     #[error("internal error: {0}")]
@@ -72,65 +69,32 @@ impl ApiError {
         use ApiError::*;
         match self {
             EmptyBody => (StatusCode::BAD_REQUEST, "empty_body", "Empty request body"),
-            PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-            ),
-            UnsupportedMediaType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-            ),
+            PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
             InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json", "Invalid JSON"),
-            InvalidMultipart(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_multipart",
-                "Invalid multipart body",
-            ),
+            InvalidMultipart(_) => (StatusCode::BAD_REQUEST, "invalid_multipart", "Invalid multipart body"),
             InvalidBase64(_) => (StatusCode::BAD_REQUEST, "invalid_base64", "Invalid base64"),
             MissingField(_) => (StatusCode::BAD_REQUEST, "missing_field", "Missing field"),
             UnknownField { .. } => (StatusCode::BAD_REQUEST, "unknown_field", "Unknown field"),
             InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field", "Invalid field"),
-            UnsupportedImageFormat(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_image_format",
-                "Unsupported image format",
-            ),
-            ImageDecode { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "image_decode_failed",
-                "Image could not be decoded",
-            ),
-            ImageTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "image_too_large",
-                "Image too large",
-            ),
+            UnsupportedImageFormat(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_image_format", "Unsupported image format")
+            }
+            ImageDecode { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "image_decode_failed", "Image could not be decoded")
+            }
+            ImageTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", "Image too large"),
             NoFace(_) => (StatusCode::UNPROCESSABLE_ENTITY, "no_face", "No face found"),
-            MultipleFaces { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "multiple_faces",
-                "Several faces found",
-            ),
+            MultipleFaces { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "multiple_faces", "Several faces found"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
-            ),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
             Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded", "Overloaded"),
-            ModelUnavailable { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "model_unavailable",
-                "Model unavailable",
-            ),
-            Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Deadline exceeded"),
+            ModelUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", "Model unavailable"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 
@@ -159,10 +123,7 @@ impl ResponseError for ApiError {
         let body = self.body();
         let mut resp = HttpResponse::build(self.status_code());
         resp.content_type("application/problem+json");
-        if matches!(
-            self,
-            ApiError::Overloaded | ApiError::ModelUnavailable { .. }
-        ) {
+        if matches!(self, ApiError::Overloaded | ApiError::ModelUnavailable { .. }) {
             resp.insert_header(("Retry-After", "1"));
         }
         if matches!(self, ApiError::Internal(_)) {

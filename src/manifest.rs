@@ -37,6 +37,9 @@ pub struct ModelEntry {
     pub input: InputSpec,
     /// Input shape of the warm-up run made before the model is reported ready.
     pub warmup_shape: Vec<usize>,
+    /// Largest batch the model takes (1 for fixed-batch models).
+    #[serde(default = "one")]
+    pub max_batch: usize,
     #[serde(default)]
     pub crop_scale: Option<f32>,
 }
@@ -52,8 +55,9 @@ pub struct InputSpec {
 impl Manifest {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Manifest> {
         let text = match path {
-            Some(p) => std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("cannot read manifest {}: {e}", p.display()))?,
+            Some(p) => {
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read manifest {}: {e}", p.display()))?
+            }
             None => EMBEDDED.to_string(),
         };
         Ok(toml::from_str(&text)?)
@@ -73,12 +77,8 @@ impl ModelEntry {
     /// recorded next to a locally converted file (`<file>.sha256`). Returns the file's hash.
     pub fn verify(&self, models_dir: &Path) -> Result<String, String> {
         let path = self.path(models_dir);
-        let got = file_sha256(&path).map_err(|e| {
-            format!(
-                "{} is missing or unreadable ({e}); run `make models` to fetch it",
-                path.display()
-            )
-        })?;
+        let got = file_sha256(&path)
+            .map_err(|e| format!("{} is missing or unreadable ({e}); run `make models` to fetch it", path.display()))?;
         if got == self.sha256 {
             return Ok(got);
         }
@@ -93,6 +93,10 @@ impl ModelEntry {
             self.sha256
         ))
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {

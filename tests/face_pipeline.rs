@@ -19,10 +19,7 @@ fn detection_counts_match_the_ground_truth() {
     assert_eq!(count_faces("astronaut.png"), 1);
     assert_eq!(count_faces("obama.jpg"), 1);
     let solvay = count_faces("solvay_conference_1927.jpg");
-    assert!(
-        (27..=29).contains(&solvay),
-        "solvay: {solvay} faces, want >= 27 of 29"
-    );
+    assert!((27..=29).contains(&solvay), "solvay: {solvay} faces, want >= 27 of 29");
     assert_eq!(count_faces("skimage_page.png"), 0);
 }
 
@@ -32,31 +29,14 @@ fn detected_faces_have_landmarks_inside_the_box_and_a_near_frontal_pose() {
     let f = &found[0];
     let b = f.bbox;
     for p in f.landmarks.points() {
-        assert!(
-            p.x >= b.x && p.x <= b.x + b.width && p.y >= b.y && p.y <= b.y + b.height,
-            "{p:?} outside {b:?}"
-        );
+        assert!(p.x >= b.x && p.x <= b.x + b.width && p.y >= b.y && p.y <= b.y + b.height, "{p:?} outside {b:?}");
     }
-    assert!(
-        f.pose.yaw.abs() < 25.0 && f.pose.pitch.abs() < 25.0 && f.pose.roll.abs() < 10.0,
-        "{:?}",
-        f.pose
-    );
-    assert!(
-        f.quality.face_size > 100.0 && f.quality.issues.is_empty(),
-        "{:?}",
-        f.quality
-    );
+    assert!(f.pose.yaw.abs() < 25.0 && f.pose.pitch.abs() < 25.0 && f.pose.roll.abs() < 10.0, "{:?}", f.pose);
+    assert!(f.quality.face_size > 100.0 && f.quality.issues.is_empty(), "{:?}", f.quality);
 }
 
-const OBAMA: [&str; 6] = [
-    "obama.jpg",
-    "obama2.jpg",
-    "obama3.jpg",
-    "obama_partial_face.jpg",
-    "obama_partial_face2.jpg",
-    "32bit.png",
-];
+const OBAMA: [&str; 6] =
+    ["obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg", "32bit.png"];
 
 #[test]
 fn every_pair_of_obama_images_matches_at_the_default_threshold() {
@@ -65,11 +45,7 @@ fn every_pair_of_obama_images_matches_at_the_default_threshold() {
     for (i, a) in OBAMA.iter().enumerate() {
         for b in &OBAMA[i + 1..] {
             let r = block_on(verify_op(&f, image(a), image(b), op)).unwrap();
-            assert!(
-                r.is_match,
-                "{a} vs {b}: similarity {} < {}",
-                r.similarity, r.threshold
-            );
+            assert!(r.is_match, "{a} vs {b}: similarity {} < {}", r.similarity, r.threshold);
             assert_eq!(r.operating_point, "default");
         }
     }
@@ -78,18 +54,10 @@ fn every_pair_of_obama_images_matches_at_the_default_threshold() {
 #[test]
 fn different_people_never_match_at_any_operating_point() {
     let f = faces();
-    for (a, b) in [
-        ("obama.jpg", "biden.jpg"),
-        ("obama.jpg", "astronaut.png"),
-        ("obama2.jpg", "biden.jpg"),
-    ] {
+    for (a, b) in [("obama.jpg", "biden.jpg"), ("obama.jpg", "astronaut.png"), ("obama2.jpg", "biden.jpg")] {
         for op in VERIFY {
             let r = block_on(verify_op(&f, image(a), image(b), op)).unwrap();
-            assert!(
-                !r.is_match,
-                "{a} vs {b} matched at {}: {}",
-                op.name, r.similarity
-            );
+            assert!(!r.is_match, "{a} vs {b} matched at {}: {}", op.name, r.similarity);
         }
     }
 }
@@ -97,13 +65,7 @@ fn different_people_never_match_at_any_operating_point() {
 #[test]
 fn verify_without_a_face_names_the_image() {
     let op = operating::pick(&VERIFY, None).unwrap();
-    let err = block_on(verify_op(
-        &faces(),
-        image("obama.jpg"),
-        image("skimage_page.png"),
-        op,
-    ))
-    .unwrap_err();
+    let err = block_on(verify_op(&faces(), image("obama.jpg"), image("skimage_page.png"), op)).unwrap_err();
     assert_eq!(err.code(), "no_face");
     assert!(err.to_string().contains("target"), "{err}");
 }
@@ -112,11 +74,7 @@ fn verify_without_a_face_names_the_image() {
 fn liveness_separates_the_real_sample_from_the_attacks() {
     let f = faces();
     let op = operating::pick(&LIVENESS, None).unwrap();
-    assert!(
-        block_on(liveness_op(&f, image("image_T1.jpg"), op))
-            .unwrap()
-            .live
-    );
+    assert!(block_on(liveness_op(&f, image("image_T1.jpg"), op)).unwrap().live);
     for spoof in ["image_F1.jpg", "image_F2.jpg"] {
         let r = block_on(liveness_op(&f, image(spoof), op)).unwrap();
         assert!(!r.live, "{spoof} judged live with score {}", r.score);
@@ -127,16 +85,9 @@ fn liveness_separates_the_real_sample_from_the_attacks() {
 fn liveness_refuses_no_face_and_several_faces_with_distinct_codes() {
     let f = faces();
     let op = operating::pick(&LIVENESS, None).unwrap();
+    assert_eq!(block_on(liveness_op(&f, image("skimage_page.png"), op)).unwrap_err().code(), "no_face");
     assert_eq!(
-        block_on(liveness_op(&f, image("skimage_page.png"), op))
-            .unwrap_err()
-            .code(),
-        "no_face"
-    );
-    assert_eq!(
-        block_on(liveness_op(&f, image("solvay_conference_1927.jpg"), op))
-            .unwrap_err()
-            .code(),
+        block_on(liveness_op(&f, image("solvay_conference_1927.jpg"), op)).unwrap_err().code(),
         "multiple_faces"
     );
 }
@@ -144,13 +95,7 @@ fn liveness_refuses_no_face_and_several_faces_with_distinct_codes() {
 #[test]
 fn a_batch_of_aligned_faces_embeds_like_single_runs() {
     let f = faces();
-    let names = [
-        "obama.jpg",
-        "biden.jpg",
-        "astronaut.png",
-        "image_T1.jpg",
-        "obama3.jpg",
-    ];
+    let names = ["obama.jpg", "biden.jpg", "astronaut.png", "image_T1.jpg", "obama3.jpg"];
     let aligned: Vec<_> = names
         .iter()
         .map(|n| {
@@ -164,15 +109,7 @@ fn a_batch_of_aligned_faces_embeds_like_single_runs() {
     for (i, face) in aligned.into_iter().enumerate() {
         let single = block_on(f.embed_aligned(vec![face])).unwrap().remove(0);
         assert_eq!(single.len(), 192);
-        let max_diff = single
-            .iter()
-            .zip(&batched[i])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(
-            max_diff < 1e-4,
-            "{}: batched and single differ by {max_diff}",
-            names[i]
-        );
+        let max_diff = single.iter().zip(&batched[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-4, "{}: batched and single differ by {max_diff}", names[i]);
     }
 }

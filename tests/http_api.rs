@@ -46,18 +46,12 @@ fn b64(image: &str) -> String {
 fn post_multipart(uri: &str, body: Vec<u8>) -> test::TestRequest {
     test::TestRequest::post()
         .uri(uri)
-        .insert_header((
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        ))
+        .insert_header(("content-type", format!("multipart/form-data; boundary={BOUNDARY}")))
         .set_payload(body)
 }
 
 fn post_json(uri: &str, body: Value) -> test::TestRequest {
-    test::TestRequest::post()
-        .uri(uri)
-        .insert_header(("content-type", "application/json"))
-        .set_payload(body.to_string())
+    test::TestRequest::post().uri(uri).insert_header(("content-type", "application/json")).set_payload(body.to_string())
 }
 
 async fn send<S, B>(app: &S, req: test::TestRequest) -> (StatusCode, Value)
@@ -70,19 +64,13 @@ where
         Err(e) => {
             let r = e.error_response();
             let status = r.status();
-            let body = actix_web::body::to_bytes(r.into_body())
-                .await
-                .unwrap_or_default();
+            let body = actix_web::body::to_bytes(r.into_body()).await.unwrap_or_default();
             return (status, serde_json::from_slice(&body).unwrap_or(Value::Null));
         }
     };
     let status = resp.status();
     let body = test::read_body(resp).await;
-    (
-        status,
-        serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into())),
-    )
+    (status, serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into())))
 }
 
 #[actix_web::test]
@@ -99,16 +87,10 @@ async fn probes_info_and_metrics() {
     assert_eq!(models.len(), 4);
     for m in models {
         assert_eq!(m["sha256"].as_str().unwrap().len(), 64, "{m}");
-        assert!(
-            m["licence"].is_string() && m["execution_provider"].is_string(),
-            "{m}"
-        );
+        assert!(m["licence"].is_string() && m["execution_provider"].is_string(), "{m}");
     }
     assert!(info["thread_budget"]["cpu_limit"].as_u64().unwrap() >= 1);
-    let resp = app
-        .call(test::TestRequest::get().uri("/metrics").to_request())
-        .await
-        .unwrap();
+    let resp = app.call(test::TestRequest::get().uri("/metrics").to_request()).await.unwrap();
     let text = String::from_utf8(test::read_body(resp).await.to_vec()).unwrap();
     assert!(text.contains("verity_http_requests_total"), "{text}");
     assert!(text.contains("verity_inference_duration_seconds"), "{text}");
@@ -117,20 +99,9 @@ async fn probes_info_and_metrics() {
 #[actix_web::test]
 async fn detect_in_both_forms() {
     let app = test::init_service(build_app(state())).await;
-    let (s, a) = send(
-        &app,
-        post_multipart(
-            "/v1/faces/detect",
-            multipart(&[file("image", "astronaut.png")]),
-        ),
-    )
-    .await;
+    let (s, a) = send(&app, post_multipart("/v1/faces/detect", multipart(&[file("image", "astronaut.png")]))).await;
     assert_eq!(s, 200, "{a}");
-    let (s, b) = send(
-        &app,
-        post_json("/v1/faces/detect", json!({ "image": b64("astronaut.png") })),
-    )
-    .await;
+    let (s, b) = send(&app, post_json("/v1/faces/detect", json!({ "image": b64("astronaut.png") }))).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(a["faces"].as_array().unwrap().len(), 1);
     assert_eq!(a, b, "multipart and base64 give the same answer");
@@ -139,11 +110,7 @@ async fn detect_in_both_forms() {
         assert!(!face[key].is_null(), "face lacks {key}: {face}");
     }
     let data_uri = format!("data:image/png;base64,{}", b64("astronaut.png"));
-    let (s, _) = send(
-        &app,
-        post_json("/v1/faces/detect", json!({ "image": data_uri })),
-    )
-    .await;
+    let (s, _) = send(&app, post_json("/v1/faces/detect", json!({ "image": data_uri }))).await;
     assert_eq!(s, 200);
 }
 
@@ -159,17 +126,10 @@ async fn verify_in_both_forms_echoes_the_operating_point() {
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["match"], true);
     assert_eq!(r["operating_point"], "strict");
-    assert!(
-        r["threshold"].as_f64().unwrap() > 0.0 && !r["source"].is_null() && !r["target"].is_null()
-    );
-    let (s, r) = send(
-        &app,
-        post_json(
-            "/v1/faces/verify",
-            json!({ "source": b64("obama.jpg"), "target": b64("biden.jpg") }),
-        ),
-    )
-    .await;
+    assert!(r["threshold"].as_f64().unwrap() > 0.0 && !r["source"].is_null() && !r["target"].is_null());
+    let (s, r) =
+        send(&app, post_json("/v1/faces/verify", json!({ "source": b64("obama.jpg"), "target": b64("biden.jpg") })))
+            .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["match"], false);
     assert_eq!(r["operating_point"], "default");
@@ -178,29 +138,13 @@ async fn verify_in_both_forms_echoes_the_operating_point() {
 #[actix_web::test]
 async fn liveness_in_both_forms() {
     let app = test::init_service(build_app(state())).await;
-    let (s, r) = send(
-        &app,
-        post_multipart(
-            "/v1/faces/liveness",
-            multipart(&[file("image", "image_T1.jpg")]),
-        ),
-    )
-    .await;
+    let (s, r) = send(&app, post_multipart("/v1/faces/liveness", multipart(&[file("image", "image_T1.jpg")]))).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["live"], true);
-    let (s, r) = send(
-        &app,
-        post_json(
-            "/v1/faces/liveness",
-            json!({ "image": b64("image_F2.jpg") }),
-        ),
-    )
-    .await;
+    let (s, r) = send(&app, post_json("/v1/faces/liveness", json!({ "image": b64("image_F2.jpg") }))).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["live"], false);
-    assert!(
-        !r["face"].is_null() && r["threshold"].is_number() && r["operating_point"] == "default"
-    );
+    assert!(!r["face"].is_null() && r["threshold"].is_number() && r["operating_point"] == "default");
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -208,11 +152,7 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -234,10 +174,7 @@ fn png_bomb_header() -> Vec<u8> {
 #[actix_web::test]
 async fn every_bad_input_gets_its_documented_4xx() {
     let app = test::init_service(build_app(state_with(
-        HttpConfig {
-            max_image_bytes: 2 << 20,
-            ..HttpConfig::default()
-        },
+        HttpConfig { max_image_bytes: 2 << 20, ..HttpConfig::default() },
         &[],
     )))
     .await;
@@ -246,88 +183,56 @@ async fn every_bad_input_gets_its_documented_4xx() {
     let cases: Vec<(&str, test::TestRequest, u16, &str)> = vec![
         (
             "empty body",
-            test::TestRequest::post()
-                .uri("/v1/faces/detect")
-                .insert_header(("content-type", "application/json")),
+            test::TestRequest::post().uri("/v1/faces/detect").insert_header(("content-type", "application/json")),
             400,
             "empty_body",
         ),
-        (
-            "empty multipart",
-            post_multipart("/v1/faces/detect", Vec::new()),
-            400,
-            "empty_body",
-        ),
+        ("empty multipart", post_multipart("/v1/faces/detect", Vec::new()), 400, "empty_body"),
         (
             "text file",
-            post_multipart(
-                "/v1/faces/detect",
-                multipart(&[("image", Some("a.txt"), b"hello, I am text".to_vec())]),
-            ),
+            post_multipart("/v1/faces/detect", multipart(&[("image", Some("a.txt"), b"hello, I am text".to_vec())])),
             415,
             "unsupported_image_format",
         ),
         (
             "truncated JPEG",
-            post_multipart(
-                "/v1/faces/detect",
-                multipart(&[("image", Some("a.jpg"), truncated)]),
-            ),
+            post_multipart("/v1/faces/detect", multipart(&[("image", Some("a.jpg"), truncated)])),
             422,
             "image_decode_failed",
         ),
         (
             "PNG claiming 30000x30000",
-            post_multipart(
-                "/v1/faces/detect",
-                multipart(&[("image", Some("a.png"), png_bomb_header())]),
-            ),
+            post_multipart("/v1/faces/detect", multipart(&[("image", Some("a.png"), png_bomb_header())])),
             413,
             "image_too_large",
         ),
         (
             "missing field",
-            post_multipart(
-                "/v1/faces/verify",
-                multipart(&[file("source", "obama.jpg")]),
-            ),
+            post_multipart("/v1/faces/verify", multipart(&[file("source", "obama.jpg")])),
             400,
             "missing_field",
         ),
         (
             "unknown field",
-            post_json(
-                "/v1/faces/detect",
-                json!({ "image": b64("obama.jpg"), "colour": "red" }),
-            ),
+            post_json("/v1/faces/detect", json!({ "image": b64("obama.jpg"), "colour": "red" })),
             400,
             "unknown_field",
         ),
         (
             "no face",
-            post_json(
-                "/v1/faces/detect",
-                json!({ "image": b64("skimage_page.png") }),
-            )
-            .uri("/v1/faces/liveness"),
+            post_json("/v1/faces/detect", json!({ "image": b64("skimage_page.png") })).uri("/v1/faces/liveness"),
             422,
             "no_face",
         ),
         (
             "no face in verify",
-            post_json(
-                "/v1/faces/verify",
-                json!({ "source": b64("obama.jpg"), "target": b64("skimage_page.png") }),
-            ),
+            post_json("/v1/faces/verify", json!({ "source": b64("obama.jpg"), "target": b64("skimage_page.png") })),
             422,
             "no_face",
         ),
         (
             "several faces",
-            post_json(
-                "/v1/faces/liveness",
-                json!({ "image": b64("solvay_conference_1927.jpg") }),
-            ),
+            post_json("/v1/faces/liveness", json!({ "image": b64("solvay_conference_1927.jpg") })),
             422,
             "multiple_faces",
         ),
@@ -340,24 +245,14 @@ async fn every_bad_input_gets_its_documented_4xx() {
             400,
             "invalid_json",
         ),
-        (
-            "JSON array",
-            post_json("/v1/faces/detect", json!([1, 2])),
-            400,
-            "invalid_json",
-        ),
+        ("JSON array", post_json("/v1/faces/detect", json!([1, 2])), 400, "invalid_json"),
         (
             "invalid base64",
             post_json("/v1/faces/detect", json!({ "image": "%%% not base64 %%%" })),
             400,
             "invalid_base64",
         ),
-        (
-            "image as a number",
-            post_json("/v1/faces/detect", json!({ "image": 42 })),
-            400,
-            "invalid_field",
-        ),
+        ("image as a number", post_json("/v1/faces/detect", json!({ "image": 42 })), 400, "invalid_field"),
         (
             "unknown operating point",
             post_json(
@@ -378,10 +273,7 @@ async fn every_bad_input_gets_its_documented_4xx() {
         ),
         (
             "over the size cap",
-            post_multipart(
-                "/v1/faces/detect",
-                multipart(&[("image", Some("big.jpg"), vec![0xFF; 3 << 20])]),
-            ),
+            post_multipart("/v1/faces/detect", multipart(&[("image", Some("big.jpg"), vec![0xFF; 3 << 20])])),
             413,
             "payload_too_large",
         ),
@@ -394,26 +286,12 @@ async fn every_bad_input_gets_its_documented_4xx() {
             400,
             "invalid_multipart",
         ),
-        (
-            "unknown route",
-            test::TestRequest::get().uri("/v1/nope"),
-            404,
-            "not_found",
-        ),
-        (
-            "wrong method",
-            test::TestRequest::get().uri("/v1/faces/detect"),
-            405,
-            "method_not_allowed",
-        ),
+        ("unknown route", test::TestRequest::get().uri("/v1/nope"), 404, "not_found"),
+        ("wrong method", test::TestRequest::get().uri("/v1/faces/detect"), 405, "method_not_allowed"),
     ];
     for (what, req, status, code) in cases {
         let (s, body) = send(&app, req).await;
-        assert_eq!(
-            (s.as_u16(), body["code"].as_str().unwrap_or("")),
-            (status, code),
-            "{what}: {body}"
-        );
+        assert_eq!((s.as_u16(), body["code"].as_str().unwrap_or("")), (status, code), "{what}: {body}");
         assert_eq!(body["status"], status, "{what}: {body}");
         assert!(
             body["detail"].as_str().is_some_and(|d| !d.is_empty())
@@ -422,11 +300,7 @@ async fn every_bad_input_gets_its_documented_4xx() {
             "{what}: {body}"
         );
     }
-    let (s, r) = send(
-        &app,
-        post_json("/v1/faces/detect", json!({ "image": b64("obama.jpg") })),
-    )
-    .await;
+    let (s, r) = send(&app, post_json("/v1/faces/detect", json!({ "image": b64("obama.jpg") }))).await;
     assert_eq!(s, 200, "still serving after the bad inputs: {r}");
 }
 
@@ -435,24 +309,10 @@ async fn api_keys_guard_v1_but_not_the_probes() {
     let app = test::init_service(build_app(state_with(HttpConfig::default(), &["s3cret"]))).await;
     let detect = || post_json("/v1/faces/detect", json!({ "image": b64("astronaut.png") }));
     let (s, body) = send(&app, detect()).await;
-    assert_eq!(
-        (s.as_u16(), body["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
-    let (s, body) = send(
-        &app,
-        detect().insert_header(("authorization", "Bearer wrong")),
-    )
-    .await;
-    assert_eq!(
-        (s.as_u16(), body["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
-    let (s, _) = send(
-        &app,
-        detect().insert_header(("authorization", "Bearer s3cret")),
-    )
-    .await;
+    assert_eq!((s.as_u16(), body["code"].as_str()), (401, Some("unauthorized")));
+    let (s, body) = send(&app, detect().insert_header(("authorization", "Bearer wrong"))).await;
+    assert_eq!((s.as_u16(), body["code"].as_str()), (401, Some("unauthorized")));
+    let (s, _) = send(&app, detect().insert_header(("authorization", "Bearer s3cret"))).await;
     assert_eq!(s, 200);
     let (s, _) = send(&app, detect().insert_header(("x-api-key", "s3cret"))).await;
     assert_eq!(s, 200);

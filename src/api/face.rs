@@ -28,10 +28,7 @@ pub struct ImageSize {
 
 impl ImageSize {
     fn of(img: &RgbImage) -> ImageSize {
-        ImageSize {
-            width: img.width(),
-            height: img.height(),
-        }
+        ImageSize { width: img.width(), height: img.height() }
     }
 }
 
@@ -62,15 +59,9 @@ pub struct LivenessResponse {
     pub face: Face,
 }
 
-pub async fn detect_op(
-    faces: &FacePipeline,
-    img: Arc<RgbImage>,
-) -> Result<DetectResponse, ApiError> {
+pub async fn detect_op(faces: &FacePipeline, img: Arc<RgbImage>) -> Result<DetectResponse, ApiError> {
     let image = ImageSize::of(&img);
-    Ok(DetectResponse {
-        image,
-        faces: faces.detect(img).await?,
-    })
+    Ok(DetectResponse { image, faces: faces.detect(img).await? })
 }
 
 pub async fn verify_op(
@@ -85,8 +76,7 @@ pub async fn verify_op(
     )
     .await;
     let (s, t) = (s?, t?);
-    let (es, et) =
-        futures_util::future::join(faces.embed(source, &s), faces.embed(target, &t)).await;
+    let (es, et) = futures_util::future::join(faces.embed(source, &s), faces.embed(target, &t)).await;
     let similarity = cosine(&es?, &et?);
     Ok(VerifyResponse {
         is_match: similarity >= op.threshold,
@@ -107,12 +97,7 @@ pub async fn liveness_op(
     let face = match found.len() {
         0 => return Err(ApiError::NoFace("image".into())),
         1 => found.remove(0),
-        count => {
-            return Err(ApiError::MultipleFaces {
-                field: "image".into(),
-                count,
-            })
-        }
+        count => return Err(ApiError::MultipleFaces { field: "image".into(), count }),
     };
     let models = faces.liveness(img, &face).await?;
     Ok(LivenessResponse {
@@ -125,21 +110,10 @@ pub async fn liveness_op(
     })
 }
 
-const DETECT: FieldSpec = FieldSpec {
-    images: &["image"],
-    optional_images: &[],
-    options: &[],
-};
-const VERIFY: FieldSpec = FieldSpec {
-    images: &["source", "target"],
-    optional_images: &[],
-    options: &["operating_point"],
-};
-const LIVENESS: FieldSpec = FieldSpec {
-    images: &["image"],
-    optional_images: &[],
-    options: &["operating_point"],
-};
+const DETECT: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &[] };
+const VERIFY: FieldSpec =
+    FieldSpec { images: &["source", "target"], optional_images: &[], options: &["operating_point"] };
+const LIVENESS: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &["operating_point"] };
 
 pub async fn detect(
     state: web::Data<AppState>,

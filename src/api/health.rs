@@ -41,6 +41,10 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "limits": {
             "max_image_bytes": state.http.max_image_bytes,
             "max_image_pixels": state.http.max_image_pixels,
+            "max_concurrent_requests": state.http.max_concurrent_requests,
+            "requests_in_flight": state.http.max_concurrent_requests.saturating_sub(state.admission.available_permits()),
+            "request_timeout_ms": cfg.request_timeout_ms,
+            "queue_size": cfg.queue_size,
         },
         "auth": !state.api_keys.is_empty(),
     }))

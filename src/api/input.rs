@@ -26,13 +26,7 @@ pub struct FieldSpec {
 
 impl FieldSpec {
     fn accepted(&self) -> String {
-        let all: Vec<&str> = self
-            .images
-            .iter()
-            .chain(self.optional_images)
-            .chain(self.options)
-            .copied()
-            .collect();
+        let all: Vec<&str> = self.images.iter().chain(self.optional_images).chain(self.options).copied().collect();
         all.join(", ")
     }
 
@@ -41,10 +35,7 @@ impl FieldSpec {
     }
 
     fn unknown(&self, name: &str) -> ApiError {
-        ApiError::UnknownField {
-            field: name.to_string(),
-            accepted: self.accepted(),
-        }
+        ApiError::UnknownField { field: name.to_string(), accepted: self.accepted() }
     }
 }
 
@@ -67,15 +58,8 @@ impl Form {
     }
 
     /// Decodes image field `name` on the preprocessing pool.
-    pub async fn image(
-        &mut self,
-        name: &'static str,
-        cfg: &HttpConfig,
-    ) -> Result<Arc<RgbImage>, ApiError> {
-        let bytes = self
-            .images
-            .remove(name)
-            .ok_or_else(|| ApiError::MissingField(name.to_string()))?;
+    pub async fn image(&mut self, name: &'static str, cfg: &HttpConfig) -> Result<Arc<RgbImage>, ApiError> {
+        let bytes = self.images.remove(name).ok_or_else(|| ApiError::MissingField(name.to_string()))?;
         let max_pixels = cfg.max_image_pixels;
         pool::run(move || decode::decode(name, &bytes, max_pixels).map(Arc::new)).await
     }
@@ -88,17 +72,10 @@ pub async fn read_form(
     spec: &FieldSpec,
     cfg: &HttpConfig,
 ) -> Result<Form, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let declared_len = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let content_type =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let declared_len =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared_len == Some(0) {
         return Err(ApiError::EmptyBody);
     }
@@ -132,8 +109,7 @@ pub async fn read_form(
 async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::InvalidMultipart(format!("reading the body failed: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::InvalidMultipart(format!("reading the body failed: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -157,11 +133,7 @@ async fn read_multipart(
         if !is_image && !spec.options.contains(&name.as_str()) {
             return Err(spec.unknown(&name));
         }
-        let limit = if is_image {
-            cfg.max_image_bytes
-        } else {
-            MAX_OPTION_BYTES
-        };
+        let limit = if is_image { cfg.max_image_bytes } else { MAX_OPTION_BYTES };
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| ApiError::InvalidMultipart(e.to_string()))?;
@@ -172,17 +144,12 @@ async fn read_multipart(
         }
         if is_image {
             if data.is_empty() {
-                return Err(ApiError::InvalidField {
-                    field: name,
-                    reason: "the file is empty".into(),
-                });
+                return Err(ApiError::InvalidField { field: name, reason: "the file is empty".into() });
             }
             form.images.insert(name, data);
         } else {
-            let text = String::from_utf8(data).map_err(|_| ApiError::InvalidField {
-                field: name.clone(),
-                reason: "not UTF-8 text".into(),
-            })?;
+            let text = String::from_utf8(data)
+                .map_err(|_| ApiError::InvalidField { field: name.clone(), reason: "not UTF-8 text".into() })?;
             form.options.insert(name, text.trim().to_string());
         }
     }
@@ -190,33 +157,22 @@ async fn read_multipart(
 }
 
 fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     let serde_json::Value::Object(map) = value else {
-        return Err(ApiError::InvalidJson(
-            "the body must be a JSON object".into(),
-        ));
+        return Err(ApiError::InvalidJson("the body must be a JSON object".into()));
     };
     let mut form = Form::default();
     for (name, v) in map {
         if spec.is_image(&name) {
             let serde_json::Value::String(s) = v else {
-                return Err(ApiError::InvalidField {
-                    field: name,
-                    reason: "expected a base64 string".into(),
-                });
+                return Err(ApiError::InvalidField { field: name, reason: "expected a base64 string".into() });
             };
             let bytes = decode_base64(&s).ok_or_else(|| ApiError::InvalidBase64(name.clone()))?;
             if bytes.is_empty() {
-                return Err(ApiError::InvalidField {
-                    field: name,
-                    reason: "the image is empty".into(),
-                });
+                return Err(ApiError::InvalidField { field: name, reason: "the image is empty".into() });
             }
             if bytes.len() > cfg.max_image_bytes {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: cfg.max_image_bytes,
-                });
+                return Err(ApiError::PayloadTooLarge { limit: cfg.max_image_bytes });
             }
             form.images.insert(name, bytes);
         } else if spec.options.contains(&name.as_str()) {
@@ -225,12 +181,7 @@ fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, A
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
                 serde_json::Value::Null => continue,
-                _ => {
-                    return Err(ApiError::InvalidField {
-                        field: name,
-                        reason: "expected a string".into(),
-                    })
-                }
+                _ => return Err(ApiError::InvalidField { field: name, reason: "expected a string".into() }),
             };
             form.options.insert(name, text);
         } else {
@@ -248,9 +199,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     };
     let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let trimmed = clean.trim_end_matches('=');
-    base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(trimmed)
-        .ok()
+    base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed).ok()
 }
 
 #[cfg(test)]

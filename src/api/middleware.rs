@@ -21,9 +21,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().clone();
     let res = next.call(req).await?;
     let status = res.status().as_u16();
@@ -40,10 +38,7 @@ pub async fn require_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let keys = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.api_keys.clone())
-        .unwrap_or_default();
+    let keys = req.app_data::<web::Data<AppState>>().map(|s| s.api_keys.clone()).unwrap_or_default();
     if !keys.is_empty() {
         let headers = req.headers();
         let bearer = headers
@@ -51,14 +46,8 @@ pub async fn require_key(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let api_key = headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
-        let ok = [bearer, api_key]
-            .into_iter()
-            .flatten()
-            .any(|k| keys.iter().any(|known| constant_time_eq(known, k)));
+        let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
+        let ok = [bearer, api_key].into_iter().flatten().any(|k| keys.iter().any(|known| constant_time_eq(known, k)));
         if !ok {
             return Err(ApiError::Unauthorized.into());
         }
@@ -66,10 +55,29 @@ pub async fn require_key(
     next.call(req).await
 }
 
+/// Admission for the model routes: a permit first (none free: 429 `overloaded` at once), then
+/// the whole request under its deadline (503 `timeout`). Dropping a timed-out request drops its
+/// queue entries' receivers, so workers skip them.
+pub async fn admit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    let Ok(_permit) = state.admission.clone().try_acquire_owned() else {
+        metrics::get().reject("overloaded");
+        return Err(ApiError::Overloaded.into());
+    };
+    match tokio::time::timeout(state.request_timeout, next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            metrics::get().reject("timeout");
+            Err(ApiError::Timeout.into())
+        }
+    }
+}
+
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

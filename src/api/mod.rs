@@ -5,7 +5,9 @@ pub mod health;
 pub mod input;
 pub mod middleware;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::Semaphore;
 
 use actix_web::{
     body::MessageBody,
@@ -21,6 +23,17 @@ pub struct AppState {
     pub faces: FacePipeline,
     pub http: HttpConfig,
     pub api_keys: Arc<Vec<String>>,
+    /// Permits for requests on the model routes (`--max-concurrent-requests`).
+    pub admission: Arc<Semaphore>,
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(faces: FacePipeline, http: HttpConfig, api_keys: Vec<String>) -> AppState {
+        let request_timeout = Duration::from_millis(faces.engine().config().request_timeout_ms);
+        let admission = Arc::new(Semaphore::new(http.max_concurrent_requests.max(1)));
+        AppState { faces, http, api_keys: Arc::new(api_keys), admission, request_timeout }
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -38,9 +51,7 @@ fn post(
         Output = Result<HttpResponse, ApiError>,
     >,
 ) -> actix_web::Resource {
-    web::resource(path)
-        .route(web::post().to(handler))
-        .default_service(web::to(method_not_allowed))
+    web::resource(path).route(web::post().to(handler)).default_service(web::to(method_not_allowed))
 }
 
 fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
@@ -49,9 +60,7 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path)
-        .route(web::get().to(handler))
-        .default_service(web::to(method_not_allowed))
+    web::resource(path).route(web::get().to(handler)).default_service(web::to(method_not_allowed))
 }
 
 /// The application, shared by `main`, the tests and the benches.
@@ -76,9 +85,13 @@ pub fn build_app(
             web::scope("/v1")
                 .wrap(from_fn(middleware::require_key))
                 .service(get("/info", health::info))
-                .service(post("/faces/detect", face::detect))
-                .service(post("/faces/verify", face::verify))
-                .service(post("/faces/liveness", face::liveness))
+                .service(
+                    web::scope("/faces")
+                        .wrap(from_fn(middleware::admit))
+                        .service(post("/detect", face::detect))
+                        .service(post("/verify", face::verify))
+                        .service(post("/liveness", face::liveness)),
+                )
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found))

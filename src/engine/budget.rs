@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::config::EngineConfig;
+
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ThreadBudget {
     /// CPUs verity may use (cgroup limit, else the core count, else the override).
@@ -13,29 +15,33 @@ pub struct ThreadBudget {
     pub preprocess_threads: usize,
     /// Intra-op threads of each ONNX Runtime session.
     pub intra_op_threads: usize,
+    /// Worker threads (each owning one session) per model.
+    pub workers_per_model: usize,
 }
 
 impl ThreadBudget {
-    /// Requests go through the models one stage after another (detect, then embed, then
-    /// liveness), so at any moment roughly one session per request computes: each session may
-    /// use the whole limit, and the preprocessing pool gets the same number of threads, which
-    /// mostly wait on inference.
-    pub fn compute(override_threads: Option<usize>) -> ThreadBudget {
-        let (cpu_limit, source) = match override_threads.filter(|&n| n > 0) {
+    /// Preprocessing gets half the CPUs and each session the other half. A request goes
+    /// through the models one after another (detect, then embed or liveness), and under load
+    /// the stages of different requests overlap, so the threads that compute at one moment are
+    /// about the preprocessing pool plus one or two sessions: that sum is kept within the limit.
+    /// Each part can be overridden (`--threads`, `--preprocess-threads`, `--intra-op-threads`).
+    pub fn compute(cfg: &EngineConfig) -> ThreadBudget {
+        let (cpu_limit, source) = match cfg.threads.filter(|&n| n > 0) {
             Some(n) => (n, "override"),
             None => match cgroup_cpu_limit() {
                 Some(n) => (n, "cgroup"),
-                None => (
-                    std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    "cores",
-                ),
+                None => (std::thread::available_parallelism().map_or(1, |n| n.get()), "cores"),
             },
         };
+        let preprocess_threads = cfg.preprocess_threads.filter(|&n| n > 0).unwrap_or((cpu_limit / 2).max(1));
+        let intra_op_threads =
+            cfg.intra_op_threads.filter(|&n| n > 0).unwrap_or((cpu_limit.saturating_sub(preprocess_threads)).max(1));
         ThreadBudget {
             cpu_limit,
             source,
-            preprocess_threads: cpu_limit,
-            intra_op_threads: cpu_limit,
+            preprocess_threads,
+            intra_op_threads,
+            workers_per_model: cfg.model_workers.max(1),
         }
     }
 }
@@ -66,8 +72,16 @@ mod tests {
     }
 
     #[test]
-    fn override_wins() {
-        let b = ThreadBudget::compute(Some(3));
-        assert_eq!((b.cpu_limit, b.source), (3, "override"));
+    fn overrides_win_and_the_split_stays_within_the_limit() {
+        let mut cfg = EngineConfig::from_env_defaults();
+        cfg.threads = Some(8);
+        let b = ThreadBudget::compute(&cfg);
+        assert_eq!((b.cpu_limit, b.source), (8, "override"));
+        assert_eq!(b.preprocess_threads + b.intra_op_threads, 8);
+        cfg.threads = Some(1);
+        let b = ThreadBudget::compute(&cfg);
+        assert_eq!((b.preprocess_threads, b.intra_op_threads), (1, 1));
+        cfg.intra_op_threads = Some(3);
+        assert_eq!(ThreadBudget::compute(&cfg).intra_op_threads, 3);
     }
 }

@@ -5,12 +5,17 @@
 use std::{
     path::PathBuf,
     sync::{Arc, RwLock},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use serde::Serialize;
 
-use super::{budget::ThreadBudget, runtime, session, worker::ModelHandle, Tensor};
+use super::{
+    budget::ThreadBudget,
+    runtime, session,
+    worker::{ModelHandle, WorkerConfig},
+    Tensor,
+};
 use crate::{
     config::EngineConfig,
     error::ApiError,
@@ -65,6 +70,9 @@ pub struct ModelInfo {
     pub execution_provider: Option<&'static str>,
     pub provider_fallback: Option<String>,
     pub load_ms: Option<f64>,
+    pub workers: Option<WorkerConfig>,
+    pub queue_depth: Option<usize>,
+    pub max_batch_seen: Option<usize>,
 }
 
 pub struct Engine {
@@ -76,14 +84,10 @@ pub struct Engine {
 impl Engine {
     /// An engine whose models are all `loading`; call [`load_all`](Self::load_all) next.
     pub fn new(cfg: EngineConfig, manifest: &Manifest) -> Arc<Engine> {
-        let budget = ThreadBudget::compute(cfg.threads);
+        let budget = ThreadBudget::compute(&cfg);
         let slots = FACE_MODELS
             .iter()
-            .map(|&name| Slot {
-                name,
-                entry: manifest.model(name).cloned(),
-                state: RwLock::new(SlotState::Loading),
-            })
+            .map(|&name| Slot { name, entry: manifest.model(name).cloned(), state: RwLock::new(SlotState::Loading) })
             .collect();
         Arc::new(Engine { cfg, budget, slots })
     }
@@ -136,22 +140,24 @@ impl Engine {
         let started = Instant::now();
         let sha256 = entry.verify(&self.cfg.models_dir)?;
         let path: PathBuf = entry.path(&self.cfg.models_dir);
-        let built = session::build(env, &path, &self.cfg, self.budget.intra_op_threads)?;
-        let handle = ModelHandle::spawn(name, built.session, self.cfg.queue_size)
-            .map_err(|e| e.to_string())?;
+        let mut sessions = Vec::new();
+        let (mut provider, mut fallback) = ("cpu", None);
+        for _ in 0..self.budget.workers_per_model {
+            let built = session::build(env, &path, &self.cfg, self.budget.intra_op_threads)?;
+            (provider, fallback) = (built.provider, built.fallback);
+            sessions.push(built.session);
+        }
+        let worker_cfg = WorkerConfig {
+            max_batch: entry.max_batch.min(self.cfg.max_batch).max(1),
+            queue_size: self.cfg.queue_size,
+            deadline: Duration::from_millis(self.cfg.request_timeout_ms),
+        };
+        let handle = ModelHandle::spawn(name, sessions, worker_cfg).map_err(|e| e.to_string())?;
         let shape = entry.warmup_shape.clone();
         let zeros = vec![0.0; shape.iter().product()];
-        handle
-            .run_blocking(Tensor::new(shape, zeros))
-            .map_err(|e| format!("warm-up run failed: {e}"))?;
+        handle.run_blocking(Tensor::new(shape, zeros)).map_err(|e| format!("warm-up run failed: {e}"))?;
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
-        Ok(Loaded {
-            handle,
-            provider: built.provider,
-            fallback: built.fallback,
-            sha256,
-            load_ms,
-        })
+        Ok(Loaded { handle, provider, fallback, sha256, load_ms })
     }
 
     fn slot(&self, name: &str) -> Option<&Slot> {
@@ -164,13 +170,8 @@ impl Engine {
 
     /// The handle of a ready model, or 503 `model_unavailable` with the reason.
     pub fn get(&self, name: &str) -> Result<ModelHandle, ApiError> {
-        let unavailable = |reason: String| ApiError::ModelUnavailable {
-            model: name.to_string(),
-            reason,
-        };
-        let slot = self
-            .slot(name)
-            .ok_or_else(|| unavailable("unknown model".into()))?;
+        let unavailable = |reason: String| ApiError::ModelUnavailable { model: name.to_string(), reason };
+        let slot = self.slot(name).ok_or_else(|| unavailable("unknown model".into()))?;
         match Self::state(slot) {
             SlotState::Ready(l) => Ok(l.handle),
             SlotState::Loading => Err(unavailable("still loading".into())),
@@ -179,10 +180,7 @@ impl Engine {
     }
 
     pub fn status(&self) -> Vec<(&'static str, ModelStatus)> {
-        self.slots
-            .iter()
-            .map(|s| (s.name, status_of(&Self::state(s))))
-            .collect()
+        self.slots.iter().map(|s| (s.name, status_of(&Self::state(s)))).collect()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -213,6 +211,9 @@ impl Engine {
                     execution_provider: loaded.as_ref().map(|l| l.provider),
                     provider_fallback: loaded.as_ref().and_then(|l| l.fallback.clone()),
                     load_ms: loaded.as_ref().map(|l| l.load_ms),
+                    workers: loaded.as_ref().map(|l| l.handle.config()),
+                    queue_depth: loaded.as_ref().map(|l| l.handle.queue_depth()),
+                    max_batch_seen: loaded.as_ref().map(|l| l.handle.max_batch_seen()),
                 }
             })
             .collect()
@@ -223,8 +224,6 @@ fn status_of(state: &SlotState) -> ModelStatus {
     match state {
         SlotState::Loading => ModelStatus::Loading,
         SlotState::Ready(_) => ModelStatus::Ready,
-        SlotState::Failed(reason) => ModelStatus::Failed {
-            reason: reason.clone(),
-        },
+        SlotState::Failed(reason) => ModelStatus::Failed { reason: reason.clone() },
     }
 }

@@ -8,8 +8,7 @@ use std::{
 
 use crate::config::{EngineConfig, ExecutionProvider};
 
-static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> =
-    OnceLock::new();
+static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
 
 /// The library path this configuration asks for.
 pub fn library_path(cfg: &EngineConfig) -> PathBuf {
@@ -23,9 +22,7 @@ pub fn library_path(cfg: &EngineConfig) -> PathBuf {
         ExecutionProvider::Cpu => "cpu",
         ExecutionProvider::Cuda | ExecutionProvider::Tensorrt => "cuda",
     };
-    Path::new(".cache/onnxruntime")
-        .join(variant)
-        .join("libonnxruntime.so")
+    Path::new(".cache/onnxruntime").join(variant).join("libonnxruntime.so")
 }
 
 /// Loads ONNX Runtime once; later calls return the first outcome.
@@ -38,8 +35,8 @@ pub fn init(cfg: &EngineConfig) -> Result<&'static ort::environment::Environment
                 path.display()
             ));
         }
-        let builder = ort::init_from(&path)
-            .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
+        let builder =
+            ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
         let env = builder
             .with_name("verity")
             .build()

@@ -38,12 +38,7 @@ fn build_with(
 /// Builds a session for `path`. A GPU provider is registered with `error_on_failure`, so a
 /// failure is seen here rather than silently becoming CPU; it then falls back to CPU with a
 /// warning, or fails when `ep_strict` is set.
-pub fn build(
-    env: &Environment,
-    path: &Path,
-    cfg: &EngineConfig,
-    intra_threads: usize,
-) -> Result<BuiltSession, String> {
+pub fn build(env: &Environment, path: &Path, cfg: &EngineConfig, intra_threads: usize) -> Result<BuiltSession, String> {
     let cuda = || ep::CUDA::default().build().error_on_failure();
     let mut attempts: Vec<(&'static str, Vec<ExecutionProviderDispatch>)> = Vec::new();
     if cfg.ep == ExecutionProvider::Tensorrt {
@@ -62,11 +57,7 @@ pub fn build(
         match build_with(env, path, intra_threads, eps) {
             Ok(session) => {
                 let fallback = (!failures.is_empty()).then(|| failures.join("; "));
-                return Ok(BuiltSession {
-                    session,
-                    provider: name,
-                    fallback,
-                });
+                return Ok(BuiltSession { session, provider: name, fallback });
             }
             Err(e) => failures.push(format!("{name}: {e}")),
         }
@@ -74,19 +65,12 @@ pub fn build(
     if !failures.is_empty() {
         let why = failures.join("; ");
         if cfg.ep_strict {
-            return Err(format!(
-                "execution provider {} unavailable (strict): {why}",
-                cfg.ep
-            ));
+            return Err(format!("execution provider {} unavailable (strict): {why}", cfg.ep));
         }
         tracing::warn!(model = %path.display(), requested = %cfg.ep, reason = %why, "GPU provider unavailable, falling back to CPU");
     }
-    let session = build_with(env, path, intra_threads, Vec::new())
-        .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    let session =
+        build_with(env, path, intra_threads, Vec::new()).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
     let fallback = (!failures.is_empty()).then(|| failures.join("; "));
-    Ok(BuiltSession {
-        session,
-        provider: "cpu",
-        fallback,
-    })
+    Ok(BuiltSession { session, provider: "cpu", fallback })
 }

@@ -1,17 +1,25 @@
-//! One worker thread per model: it owns the model's `ort::Session` and serves a bounded queue.
-//! Async callers await a oneshot reply; a full queue fails at once with `overloaded`.
+//! Model workers: each model has one bounded queue feeding dedicated threads that each own an
+//! `ort::Session`. A free worker takes whatever is queued (up to the model's max batch, inputs of
+//! the same shape), runs one batched inference and answers every request on its oneshot.
+//! A full queue fails at once (`overloaded`); an entry past its deadline is answered `timeout`
+//! instead of being served late; an entry whose client went away is skipped.
 
 use std::{
-    sync::mpsc::{self, SyncSender, TrySendError},
-    time::Instant,
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
 };
 
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use ort::session::Session;
 use tokio::sync::oneshot;
 
 use crate::{error::ApiError, telemetry::metrics};
 
-/// A dense f32 tensor in row-major order.
+/// A dense f32 tensor in row-major order; dimension 0 is the batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub shape: Vec<usize>,
@@ -23,97 +31,265 @@ impl Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
         Tensor { shape, data }
     }
+
+    fn rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
 }
 
-type Reply = Result<Vec<Tensor>, String>;
+#[derive(Debug)]
+enum Failure {
+    Timeout,
+    Failed(String),
+}
+
+type Reply = Result<Vec<Tensor>, Failure>;
 
 struct Job {
     input: Tensor,
     reply: oneshot::Sender<Reply>,
+    enqueued: Instant,
+    deadline: Instant,
 }
 
-/// A cheap, cloneable handle to a model's worker.
+/// How a model's workers run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct WorkerConfig {
+    /// Largest batch (sum of dimension 0) of one inference.
+    pub max_batch: usize,
+    /// Bounded queue length; a full queue answers `overloaded`.
+    pub queue_size: usize,
+    /// How long an entry may wait in the queue before it is answered `timeout`.
+    #[serde(serialize_with = "ser_secs")]
+    pub deadline: Duration,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Largest batch a worker has run, for `/v1/info` and the batching test.
+#[derive(Default)]
+pub struct WorkerStats {
+    pub max_batch_seen: AtomicUsize,
+}
+
+struct Shared {
+    name: &'static str,
+    tx: Sender<Job>,
+    cfg: WorkerConfig,
+    stats: WorkerStats,
+}
+
+/// A cheap, cloneable handle to a model's workers.
 #[derive(Clone)]
 pub struct ModelHandle {
-    name: &'static str,
-    tx: SyncSender<Job>,
+    shared: Arc<Shared>,
 }
 
 impl ModelHandle {
-    pub fn spawn(
-        name: &'static str,
-        session: Session,
-        queue_size: usize,
-    ) -> std::io::Result<ModelHandle> {
-        let (tx, rx) = mpsc::sync_channel::<Job>(queue_size.max(1));
-        std::thread::Builder::new()
-            .name(format!("model-{name}"))
-            .spawn(move || worker_loop(name, session, rx))?;
-        Ok(ModelHandle { name, tx })
+    /// Starts one worker thread per session.
+    pub fn spawn(name: &'static str, sessions: Vec<Session>, cfg: WorkerConfig) -> std::io::Result<ModelHandle> {
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(cfg.queue_size.max(1));
+        let shared = Arc::new(Shared { name, tx, cfg, stats: WorkerStats::default() });
+        for (i, session) in sessions.into_iter().enumerate() {
+            let (rx, shared) = (rx.clone(), shared.clone());
+            std::thread::Builder::new()
+                .name(format!("model-{name}-{i}"))
+                .spawn(move || worker_loop(&shared, session, &rx))?;
+        }
+        Ok(ModelHandle { shared })
     }
 
     pub fn name(&self) -> &'static str {
-        self.name
+        self.shared.name
+    }
+
+    pub fn config(&self) -> WorkerConfig {
+        self.shared.cfg
+    }
+
+    pub fn max_batch_seen(&self) -> usize {
+        self.shared.stats.max_batch_seen.load(Ordering::Relaxed)
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.shared.tx.len()
     }
 
     fn submit(&self, input: Tensor) -> Result<oneshot::Receiver<Reply>, ApiError> {
         let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Job { input, reply }) {
-            Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(ApiError::Overloaded),
+        let now = Instant::now();
+        let job = Job { input, reply, enqueued: now, deadline: now + self.shared.cfg.deadline };
+        let m = metrics::get();
+        match self.shared.tx.try_send(job) {
+            Ok(()) => {
+                m.set_queue_depth(self.shared.name, self.shared.tx.len());
+                Ok(rx)
+            }
+            Err(TrySendError::Full(_)) => {
+                m.reject("overloaded");
+                Err(ApiError::Overloaded)
+            }
             Err(TrySendError::Disconnected(_)) => Err(self.gone()),
         }
     }
 
     fn gone(&self) -> ApiError {
-        ApiError::ModelUnavailable {
-            model: self.name.to_string(),
-            reason: "its worker stopped".into(),
+        ApiError::ModelUnavailable { model: self.shared.name.to_string(), reason: "its workers stopped".into() }
+    }
+
+    fn outcome(&self, reply: Result<Reply, oneshot::error::RecvError>) -> Result<Vec<Tensor>, ApiError> {
+        match reply {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(Failure::Timeout)) => Err(ApiError::Timeout),
+            Ok(Err(Failure::Failed(e))) => Err(ApiError::Internal(e)),
+            Err(_) => Err(self.gone()),
         }
     }
 
-    /// Runs the model on `input`; the outputs come back in the model's output order.
+    /// Runs the model on `input` (dimension 0 is the batch); outputs come in the model's order.
     pub async fn run(&self, input: Tensor) -> Result<Vec<Tensor>, ApiError> {
         let rx = self.submit(input)?;
-        rx.await
-            .map_err(|_| self.gone())?
-            .map_err(ApiError::Internal)
+        self.outcome(rx.await)
     }
 
     /// Same as [`run`](Self::run), for callers outside an async runtime (CLI, benches, warm-up).
     pub fn run_blocking(&self, input: Tensor) -> Result<Vec<Tensor>, ApiError> {
         let rx = self.submit(input)?;
-        rx.blocking_recv()
-            .map_err(|_| self.gone())?
-            .map_err(ApiError::Internal)
+        self.outcome(rx.blocking_recv())
     }
 }
 
-fn worker_loop(name: &'static str, mut session: Session, rx: mpsc::Receiver<Job>) {
-    while let Ok(job) = rx.recv() {
-        if job.reply.is_closed() {
-            continue; // the client went away: no inference for nobody
+fn worker_loop(shared: &Shared, mut session: Session, rx: &Receiver<Job>) {
+    let m = metrics::get();
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
+        // Take what else is waiting, up to the max batch, while the shapes agree.
+        let mut batch = vec![first];
+        let mut rows = batch[0].input.rows();
+        while rows < shared.cfg.max_batch {
+            let Ok(job) = rx.try_recv() else { break };
+            if job.input.shape[1..] == batch[0].input.shape[1..] && rows + job.input.rows() <= shared.cfg.max_batch {
+                rows += job.input.rows();
+                batch.push(job);
+            } else {
+                carried = Some(job);
+                break;
+            }
         }
-        let started = Instant::now();
-        let out =
-            infer(&mut session, job.input).map_err(|e| format!("inference of {name} failed: {e}"));
-        metrics::get().observe_inference(name, started.elapsed().as_secs_f64());
-        let _ = job.reply.send(out);
+        m.set_queue_depth(shared.name, rx.len());
+        let now = Instant::now();
+        batch.retain(|job| {
+            if job.reply.is_closed() {
+                m.reject("client_gone");
+                return false;
+            }
+            m.observe_queue_wait(shared.name, now.duration_since(job.enqueued).as_secs_f64());
+            true
+        });
+        let (late, batch): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|job| now > job.deadline);
+        for job in late {
+            m.reject("timeout");
+            let _ = job.reply.send(Err(Failure::Timeout));
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        run_batch(shared, &mut session, batch);
     }
-    tracing::debug!(model = name, "model worker stopped");
+    tracing::debug!(model = shared.name, "model worker stopped");
 }
 
-fn infer(session: &mut Session, input: Tensor) -> ort::Result<Vec<Tensor>> {
-    let value = ort::value::Tensor::from_array((input.shape, input.data))?;
-    let outputs = session.run(ort::inputs![value])?;
-    let mut result = Vec::with_capacity(outputs.len());
-    for (_, v) in outputs.iter() {
-        let (shape, data) = v.try_extract_tensor::<f32>()?;
-        let shape = shape.iter().map(|&d| d.max(0) as usize).collect();
-        result.push(Tensor {
-            shape,
-            data: data.to_vec(),
-        });
+fn run_batch(shared: &Shared, session: &mut Session, batch: Vec<Job>) {
+    let m = metrics::get();
+    let rows: Vec<usize> = batch.iter().map(|j| j.input.rows()).collect();
+    let total: usize = rows.iter().sum();
+    shared.stats.max_batch_seen.fetch_max(total, Ordering::Relaxed);
+    m.observe_batch(shared.name, total);
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut shape = batch[0].input.shape.clone();
+    shape[0] = total;
+    let mut data = Vec::with_capacity(shape.iter().product());
+    for job in batch {
+        data.extend_from_slice(&job.input.data);
+        replies.push(job.reply);
     }
-    Ok(result)
+    let started = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| infer(session, Tensor { shape, data })))
+        .unwrap_or_else(|_| Err("the inference panicked".to_string()));
+    m.observe_inference(shared.name, started.elapsed().as_secs_f64());
+    match outcome.and_then(|outputs| split(outputs, &rows)) {
+        Ok(per_job) => {
+            for (reply, out) in replies.into_iter().zip(per_job) {
+                let _ = reply.send(Ok(out));
+            }
+        }
+        Err(e) => {
+            let e = format!("inference of {} failed: {e}", shared.name);
+            for reply in replies {
+                let _ = reply.send(Err(Failure::Failed(e.clone())));
+            }
+        }
+    }
+}
+
+/// Splits every output along dimension 0 into the jobs' row counts.
+fn split(outputs: Vec<Tensor>, rows: &[usize]) -> Result<Vec<Vec<Tensor>>, String> {
+    let total: usize = rows.iter().sum();
+    let mut per_job: Vec<Vec<Tensor>> = rows.iter().map(|_| Vec::with_capacity(outputs.len())).collect();
+    for out in outputs {
+        if rows.len() == 1 {
+            per_job[0].push(out);
+            continue;
+        }
+        if out.shape.first() != Some(&total) {
+            return Err(format!("output of shape {:?} cannot be split into a batch of {total}", out.shape));
+        }
+        let per_row = out.data.len() / total.max(1);
+        let mut offset = 0;
+        for (job, &n) in per_job.iter_mut().zip(rows) {
+            let mut shape = out.shape.clone();
+            shape[0] = n;
+            job.push(Tensor { shape, data: out.data[offset..offset + n * per_row].to_vec() });
+            offset += n * per_row;
+        }
+    }
+    Ok(per_job)
+}
+
+fn infer(session: &mut Session, input: Tensor) -> Result<Vec<Tensor>, String> {
+    let run = || -> ort::Result<Vec<Tensor>> {
+        let value = ort::value::Tensor::from_array((input.shape, input.data))?;
+        let outputs = session.run(ort::inputs![value])?;
+        let mut result = Vec::with_capacity(outputs.len());
+        for (_, v) in outputs.iter() {
+            let (shape, data) = v.try_extract_tensor::<f32>()?;
+            let shape = shape.iter().map(|&d| d.max(0) as usize).collect();
+            result.push(Tensor { shape, data: data.to_vec() });
+        }
+        Ok(result)
+    };
+    run().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_hands_each_job_its_rows() {
+        let out = Tensor::new(vec![3, 2], vec![1., 2., 3., 4., 5., 6.]);
+        let parts = split(vec![out], &[1, 2]).unwrap();
+        assert_eq!(parts[0][0], Tensor::new(vec![1, 2], vec![1., 2.]));
+        assert_eq!(parts[1][0], Tensor::new(vec![2, 2], vec![3., 4., 5., 6.]));
+        assert!(split(vec![Tensor::new(vec![1, 2], vec![1., 2.])], &[1, 1]).is_err());
+    }
 }

@@ -29,13 +29,7 @@ pub struct Landmarks {
 
 impl Landmarks {
     pub fn points(&self) -> [Point; 5] {
-        [
-            self.right_eye,
-            self.left_eye,
-            self.nose,
-            self.mouth_right,
-            self.mouth_left,
-        ]
+        [self.right_eye, self.left_eye, self.nose, self.mouth_right, self.mouth_left]
     }
 }
 
@@ -96,13 +90,7 @@ impl Face {
         Face {
             bbox: d.rect,
             score: d.score,
-            landmarks: Landmarks {
-                right_eye,
-                left_eye,
-                nose,
-                mouth_right,
-                mouth_left,
-            },
+            landmarks: Landmarks { right_eye, left_eye, nose, mouth_right, mouth_left },
             pose,
             quality: Quality {
                 face_size,
@@ -143,22 +131,15 @@ impl FacePipeline {
     /// All faces, best score first.
     pub async fn detect(&self, img: Arc<RgbImage>) -> Result<Vec<Face>, ApiError> {
         let model = self.engine.get("yunet")?;
-        let (max_side, min_score) = (
-            self.engine.config().detect_max_side,
-            self.engine.config().detect_score,
-        );
+        let (max_side, min_score) = (self.engine.config().detect_max_side, self.engine.config().detect_score);
         let src = img.clone();
-        let (input, scale) =
-            pool::run(move || Ok(tensor::detector_input(&src, max_side, 32))).await?;
+        let (input, scale) = pool::run(move || Ok(tensor::detector_input(&src, max_side, 32))).await?;
         let (in_h, in_w) = (input.shape[2], input.shape[3]);
         let outputs = model.run(input).await?;
         pool::run(move || {
             let (w, h) = img.dimensions();
             let found = yunet::decode(&outputs, in_w, in_h, min_score, scale, w, h);
-            Ok(found
-                .into_iter()
-                .map(|d| Face::from_detection(&img, d))
-                .collect())
+            Ok(found.into_iter().map(|d| Face::from_detection(&img, d)).collect())
         })
         .await
     }
@@ -177,8 +158,7 @@ impl FacePipeline {
         let lm = face.landmarks.points();
         let aligned = pool::run(move || Ok(align_face(&img, &lm))).await?;
         let mut out = self.embed_aligned(vec![aligned]).await?;
-        out.pop()
-            .ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))
+        out.pop().ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))
     }
 
     /// L2-normalised embeddings of aligned 112x112 faces, in one batched inference.
@@ -194,21 +174,13 @@ impl FacePipeline {
     }
 
     /// Ensemble liveness score of `face` (probability that it is a live person).
-    pub async fn liveness(
-        &self,
-        img: Arc<RgbImage>,
-        face: &Face,
-    ) -> Result<LivenessScores, ApiError> {
+    pub async fn liveness(&self, img: Arc<RgbImage>, face: &Face) -> Result<LivenessScores, ApiError> {
         let mut scores = [0.0f32; 2];
-        for (k, (name, crop_scale)) in [("minifasnet_v2", 2.7f32), ("minifasnet_v1se", 4.0f32)]
-            .into_iter()
-            .enumerate()
+        for (k, (name, crop_scale)) in [("minifasnet_v2", 2.7f32), ("minifasnet_v1se", 4.0f32)].into_iter().enumerate()
         {
             let model = self.engine.get(name)?;
             let (src, rect) = (img.clone(), face.bbox);
-            let input =
-                pool::run(move || Ok(tensor::bgr_nchw(&liveness_crop(&src, rect, crop_scale, 80))))
-                    .await?;
+            let input = pool::run(move || Ok(tensor::bgr_nchw(&liveness_crop(&src, rect, crop_scale, 80)))).await?;
             let out = model.run(input).await?;
             scores[k] = real_probability(&out)?;
         }
@@ -221,16 +193,10 @@ impl FacePipeline {
 }
 
 fn split_embeddings(out: Vec<Tensor>, n: usize) -> Result<Vec<Vec<f32>>, ApiError> {
-    let t = out
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::Internal("embedding model gave no output".into()))?;
+    let t = out.into_iter().next().ok_or_else(|| ApiError::Internal("embedding model gave no output".into()))?;
     let dim = t.data.len() / n.max(1);
     if dim == 0 || dim * n != t.data.len() {
-        return Err(ApiError::Internal(format!(
-            "embedding output of shape {:?} for {n} faces",
-            t.shape
-        )));
+        return Err(ApiError::Internal(format!("embedding output of shape {:?} for {n} faces", t.shape)));
     }
     Ok(t.data.chunks(dim).map(l2_normalise).collect())
 }
@@ -263,8 +229,7 @@ pub fn liveness_crop(img: &RgbImage, face: Rect, scale: f32, size: u32) -> RgbIm
     let scale = scale.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(0.1);
     let (nw, nh) = (bw * scale, bh * scale);
     let (cx, cy) = (face.x + bw / 2.0, face.y + bh / 2.0);
-    let (mut x1, mut y1, mut x2, mut y2) =
-        (cx - nw / 2.0, cy - nh / 2.0, cx + nw / 2.0, cy + nh / 2.0);
+    let (mut x1, mut y1, mut x2, mut y2) = (cx - nw / 2.0, cy - nh / 2.0, cx + nw / 2.0, cy + nh / 2.0);
     if x1 < 0.0 {
         x2 -= x1;
         x1 = 0.0;
@@ -303,17 +268,7 @@ mod tests {
     #[test]
     fn liveness_crop_stays_inside_small_images() {
         let img = RgbImage::new(100, 80);
-        let c = liveness_crop(
-            &img,
-            Rect {
-                x: 70.0,
-                y: 50.0,
-                width: 30.0,
-                height: 30.0,
-            },
-            4.0,
-            80,
-        );
+        let c = liveness_crop(&img, Rect { x: 70.0, y: 50.0, width: 30.0, height: 30.0 }, 4.0, 80);
         assert_eq!(c.dimensions(), (80, 80));
     }
 }

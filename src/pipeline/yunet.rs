@@ -34,17 +34,9 @@ pub fn decode(
     for (k, &stride) in STRIDES.iter().enumerate() {
         let cols = in_w / stride;
         let rows = in_h / stride;
-        let (cls, obj, bbox, kps) = (
-            &outputs[k].data,
-            &outputs[3 + k].data,
-            &outputs[6 + k].data,
-            &outputs[9 + k].data,
-        );
-        let n = (cols * rows)
-            .min(cls.len())
-            .min(obj.len())
-            .min(bbox.len() / 4)
-            .min(kps.len() / 10);
+        let (cls, obj, bbox, kps) =
+            (&outputs[k].data, &outputs[3 + k].data, &outputs[6 + k].data, &outputs[9 + k].data);
+        let n = (cols * rows).min(cls.len()).min(obj.len()).min(bbox.len() / 4).min(kps.len() / 10);
         let s = stride as f32;
         for i in 0..n {
             let score = (cls[i].clamp(0.0, 1.0) * obj[i].clamp(0.0, 1.0)).sqrt();
@@ -60,17 +52,9 @@ pub fn decode(
                 x: (col + kp[2 * j]) * s / scale,
                 y: (row + kp[2 * j + 1]) * s / scale,
             });
-            let rect = Rect {
-                x: (cx - w / 2.0) / scale,
-                y: (cy - h / 2.0) / scale,
-                width: w / scale,
-                height: h / scale,
-            };
-            found.push(Detection {
-                rect,
-                score,
-                landmarks,
-            });
+            let rect =
+                Rect { x: (cx - w / 2.0) / scale, y: (cy - h / 2.0) / scale, width: w / scale, height: h / scale };
+            found.push(Detection { rect, score, landmarks });
         }
     }
     let rects: Vec<Rect> = found.iter().map(|d| d.rect).collect();

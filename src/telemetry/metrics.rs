@@ -24,6 +24,11 @@ pub struct ModelLabels {
     pub model: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -32,12 +37,18 @@ pub struct Metrics {
     request_duration: HistogramFamily<RouteLabels>,
     inference_duration: HistogramFamily<ModelLabels>,
     model_ready: Family<ModelLabels, Gauge>,
+    queue_depth: Family<ModelLabels, Gauge>,
+    queue_wait: HistogramFamily<ModelLabels>,
+    batch_size: HistogramFamily<ModelLabels>,
+    rejected: Family<ReasonLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new([
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    ])
+    Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+}
+
+fn batch_histogram() -> Histogram {
+    Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -51,68 +62,62 @@ impl Metrics {
     fn new() -> Metrics {
         let mut registry = Registry::with_prefix("verity");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        let request_duration: HistogramFamily<RouteLabels> =
-            Family::new_with_constructor(latency_histogram);
-        let inference_duration: HistogramFamily<ModelLabels> =
-            Family::new_with_constructor(latency_histogram);
+        let request_duration: HistogramFamily<RouteLabels> = Family::new_with_constructor(latency_histogram);
+        let inference_duration: HistogramFamily<ModelLabels> = Family::new_with_constructor(latency_histogram);
         let model_ready = Family::<ModelLabels, Gauge>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            http_requests.clone(),
-        );
-        registry.register(
-            "request_duration_seconds",
-            "HTTP request duration by route",
-            request_duration.clone(),
-        );
-        registry.register(
-            "inference_duration_seconds",
-            "Model inference duration",
-            inference_duration.clone(),
-        );
-        registry.register(
-            "model_ready",
-            "1 when the model is loaded and warm",
-            model_ready.clone(),
-        );
+        let queue_depth = Family::<ModelLabels, Gauge>::default();
+        let queue_wait: HistogramFamily<ModelLabels> = Family::new_with_constructor(latency_histogram);
+        let batch_size: HistogramFamily<ModelLabels> = Family::new_with_constructor(batch_histogram);
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
+        registry.register("request_duration_seconds", "HTTP request duration by route", request_duration.clone());
+        registry.register("inference_duration_seconds", "Model inference duration", inference_duration.clone());
+        registry.register("model_ready", "1 when the model is loaded and warm", model_ready.clone());
+        registry.register("queue_depth", "Requests waiting in a model's queue", queue_depth.clone());
+        registry.register("queue_wait_seconds", "Time a request waited in a model's queue", queue_wait.clone());
+        registry.register("batch_size", "Rows per model inference", batch_size.clone());
+        registry.register("requests_rejected", "Requests refused or dropped, by reason", rejected.clone());
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
             request_duration,
             inference_duration,
             model_ready,
+            queue_depth,
+            queue_wait,
+            batch_size,
+            rejected,
         }
     }
 
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
-        self.http_requests
-            .get_or_create(&HttpLabels {
-                route: route.to_string(),
-                status,
-            })
-            .inc();
-        self.request_duration
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
-            .observe(seconds);
+        self.http_requests.get_or_create(&HttpLabels { route: route.to_string(), status }).inc();
+        self.request_duration.get_or_create(&RouteLabels { route: route.to_string() }).observe(seconds);
     }
 
     pub fn observe_inference(&self, model: &str, seconds: f64) {
-        self.inference_duration
-            .get_or_create(&ModelLabels {
-                model: model.to_string(),
-            })
-            .observe(seconds);
+        self.inference_duration.get_or_create(&ModelLabels { model: model.to_string() }).observe(seconds);
     }
 
     pub fn set_model_ready(&self, model: &str, ready: bool) {
-        self.model_ready
-            .get_or_create(&ModelLabels {
-                model: model.to_string(),
-            })
-            .set(i64::from(ready));
+        self.model_ready.get_or_create(&ModelLabels { model: model.to_string() }).set(i64::from(ready));
+    }
+
+    pub fn set_queue_depth(&self, model: &str, depth: usize) {
+        self.queue_depth.get_or_create(&ModelLabels { model: model.to_string() }).set(depth as i64);
+    }
+
+    pub fn observe_queue_wait(&self, model: &str, seconds: f64) {
+        self.queue_wait.get_or_create(&ModelLabels { model: model.to_string() }).observe(seconds);
+    }
+
+    pub fn observe_batch(&self, model: &str, rows: usize) {
+        self.batch_size.get_or_create(&ModelLabels { model: model.to_string() }).observe(rows as f64);
+    }
+
+    /// `overloaded` (queue or admission full), `timeout` (deadline passed), `client_gone`.
+    pub fn reject(&self, reason: &str) {
+        self.rejected.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
     }
 
     pub fn encode(&self) -> String {

@@ -6,26 +6,11 @@ use super::geometry::Point;
 
 /// The standard ArcFace landmark template for a 112x112 crop (same order as YuNet's landmarks).
 pub const ARCFACE_TEMPLATE: [Point; 5] = [
-    Point {
-        x: 38.2946,
-        y: 51.6963,
-    },
-    Point {
-        x: 73.5318,
-        y: 51.5014,
-    },
-    Point {
-        x: 56.0252,
-        y: 71.7366,
-    },
-    Point {
-        x: 41.5493,
-        y: 92.3655,
-    },
-    Point {
-        x: 70.7299,
-        y: 92.2041,
-    },
+    Point { x: 38.2946, y: 51.6963 },
+    Point { x: 73.5318, y: 51.5014 },
+    Point { x: 56.0252, y: 71.7366 },
+    Point { x: 41.5493, y: 92.3655 },
+    Point { x: 70.7299, y: 92.2041 },
 ];
 
 pub const ALIGNED_SIZE: u32 = 112;
@@ -46,10 +31,7 @@ impl Similarity {
         let n = src.len().min(dst.len()) as f32;
         let mean = |ps: &[Point]| {
             let (sx, sy) = ps.iter().fold((0.0, 0.0), |(x, y), p| (x + p.x, y + p.y));
-            Point {
-                x: sx / n,
-                y: sy / n,
-            }
+            Point { x: sx / n, y: sy / n }
         };
         let (ms, md) = (mean(src), mean(dst));
         let (mut num_a, mut num_b, mut den) = (0.0f32, 0.0f32, 0.0f32);
@@ -61,30 +43,17 @@ impl Similarity {
         }
         let den = den.max(1e-9);
         let (a, b) = (num_a / den, num_b / den);
-        Similarity {
-            a,
-            b,
-            tx: md.x - (a * ms.x - b * ms.y),
-            ty: md.y - (b * ms.x + a * ms.y),
-        }
+        Similarity { a, b, tx: md.x - (a * ms.x - b * ms.y), ty: md.y - (b * ms.x + a * ms.y) }
     }
 
     pub fn apply(&self, p: Point) -> Point {
-        Point {
-            x: self.a * p.x - self.b * p.y + self.tx,
-            y: self.b * p.x + self.a * p.y + self.ty,
-        }
+        Point { x: self.a * p.x - self.b * p.y + self.tx, y: self.b * p.x + self.a * p.y + self.ty }
     }
 
     pub fn inverse(&self) -> Similarity {
         let d = (self.a * self.a + self.b * self.b).max(1e-12);
         let (a, b) = (self.a / d, -self.b / d);
-        Similarity {
-            a,
-            b,
-            tx: -(a * self.tx - b * self.ty),
-            ty: -(b * self.tx + a * self.ty),
-        }
+        Similarity { a, b, tx: -(a * self.tx - b * self.ty), ty: -(b * self.tx + a * self.ty) }
     }
 }
 
@@ -98,10 +67,7 @@ pub fn align_face(img: &RgbImage, lm: &[Point; 5]) -> RgbImage {
 pub fn warp(img: &RgbImage, inv: &Similarity, width: u32, height: u32) -> RgbImage {
     let mut out = RgbImage::new(width, height);
     for (u, v, px) in out.enumerate_pixels_mut() {
-        let p = inv.apply(Point {
-            x: u as f32,
-            y: v as f32,
-        });
+        let p = inv.apply(Point { x: u as f32, y: v as f32 });
         *px = bilinear(img, p.x, p.y);
     }
     out
@@ -119,12 +85,7 @@ fn bilinear(img: &RgbImage, x: f32, y: f32) -> Rgb<u8> {
             [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
         }
     };
-    let (p00, p10, p01, p11) = (
-        at(x0, y0),
-        at(x0 + 1, y0),
-        at(x0, y0 + 1),
-        at(x0 + 1, y0 + 1),
-    );
+    let (p00, p10, p01, p11) = (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1));
     let mut out = [0u8; 3];
     for c in 0..3 {
         let top = p00[c] * (1.0 - fx) + p10[c] * fx;
@@ -140,21 +101,11 @@ mod tests {
 
     #[test]
     fn estimate_recovers_a_known_similarity() {
-        let truth = Similarity {
-            a: 0.8,
-            b: 0.3,
-            tx: 5.0,
-            ty: -7.0,
-        };
+        let truth = Similarity { a: 0.8, b: 0.3, tx: 5.0, ty: -7.0 };
         let src = ARCFACE_TEMPLATE;
         let dst: Vec<Point> = src.iter().map(|&p| truth.apply(p)).collect();
         let est = Similarity::estimate(&src, &dst);
-        for (got, want) in [
-            (est.a, truth.a),
-            (est.b, truth.b),
-            (est.tx, truth.tx),
-            (est.ty, truth.ty),
-        ] {
+        for (got, want) in [(est.a, truth.a), (est.b, truth.b), (est.tx, truth.tx), (est.ty, truth.ty)] {
             assert!((got - want).abs() < 1e-3, "{est:?}");
         }
         let back = est.inverse().apply(est.apply(Point { x: 3.0, y: 4.0 }));

@@ -4,9 +4,7 @@
 
 use std::io::Cursor;
 
-use image::{
-    metadata::Orientation, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage,
-};
+use image::{metadata::Orientation, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::error::ApiError;
 
@@ -47,27 +45,14 @@ pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<RgbImage, Ap
     if let Some(err) = png_dimensions(bytes).and_then(too_large) {
         return Err(err);
     }
-    let failed = |e: image::ImageError| ApiError::ImageDecode {
-        field: field.to_string(),
-        reason: e.to_string(),
-    };
-    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_decoder()
-        .map_err(failed)?;
+    let failed = |e: image::ImageError| ApiError::ImageDecode { field: field.to_string(), reason: e.to_string() };
+    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(failed)?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > max_pixels {
-        return Err(ApiError::ImageTooLarge {
-            field: field.to_string(),
-            width,
-            height,
-            limit: max_pixels,
-        });
+        return Err(ApiError::ImageTooLarge { field: field.to_string(), width, height, limit: max_pixels });
     }
     if width == 0 || height == 0 {
-        return Err(ApiError::ImageDecode {
-            field: field.to_string(),
-            reason: "the image has no pixels".into(),
-        });
+        return Err(ApiError::ImageDecode { field: field.to_string(), reason: "the image has no pixels".into() });
     }
     let mut limits = Limits::default();
     limits.max_image_width = Some(width);
@@ -121,10 +106,7 @@ mod tests {
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageFormat::Jpeg));
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some(ImageFormat::Png));
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageFormat::WebP));
-        assert_eq!(
-            sniff(b"BM\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
-            Some(ImageFormat::Bmp)
-        );
+        assert_eq!(sniff(b"BM\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"), Some(ImageFormat::Bmp));
         assert_eq!(sniff(b"hello, this is text"), None);
         assert_eq!(sniff(b""), None);
     }
@@ -141,24 +123,11 @@ mod tests {
 
     #[test]
     fn text_is_refused_and_a_truncated_png_fails_cleanly() {
-        assert_eq!(
-            decode("image", b"just text", 1000).unwrap_err().code(),
-            "unsupported_image_format"
-        );
+        assert_eq!(decode("image", b"just text", 1000).unwrap_err().code(), "unsupported_image_format");
         let mut png = Vec::new();
-        DynamicImage::ImageRgb8(RgbImage::new(64, 64))
-            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-            .unwrap();
+        DynamicImage::ImageRgb8(RgbImage::new(64, 64)).write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
         assert!(decode("image", &png, 1 << 20).is_ok());
-        assert_eq!(
-            decode("image", &png, 100).unwrap_err().code(),
-            "image_too_large"
-        );
-        assert_eq!(
-            decode("image", &png[..png.len() / 2], 1 << 20)
-                .unwrap_err()
-                .code(),
-            "image_decode_failed"
-        );
+        assert_eq!(decode("image", &png, 100).unwrap_err().code(), "image_too_large");
+        assert_eq!(decode("image", &png[..png.len() / 2], 1 << 20).unwrap_err().code(), "image_decode_failed");
     }
 }

@@ -42,12 +42,7 @@ impl Rect {
         let y1 = self.y.clamp(0.0, height);
         let x2 = (self.x + self.width).clamp(0.0, width);
         let y2 = (self.y + self.height).clamp(0.0, height);
-        Rect {
-            x: x1,
-            y: y1,
-            width: x2 - x1,
-            height: y2 - y1,
-        }
+        Rect { x: x1, y: y1, width: x2 - x1, height: y2 - y1 }
     }
 }
 
@@ -57,10 +52,7 @@ pub fn nms(boxes: &[Rect], scores: &[f32], iou_threshold: f32) -> Vec<usize> {
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut keep: Vec<usize> = Vec::new();
     for i in order {
-        if keep
-            .iter()
-            .all(|&k| boxes[k].iou(&boxes[i]) <= iou_threshold)
-        {
+        if keep.iter().all(|&k| boxes[k].iou(&boxes[i]) <= iou_threshold) {
             keep.push(i);
         }
     }
@@ -86,34 +78,21 @@ pub fn estimate_pose(lm: &[Point; 5]) -> Pose {
     let (re, le) = (lm[0], lm[1]);
     let roll = (le.y - re.y).atan2(le.x - re.x);
     // Undo the roll around the eye centre so yaw and pitch read along the face's own axes.
-    let centre = Point {
-        x: (re.x + le.x) / 2.0,
-        y: (re.y + le.y) / 2.0,
-    };
+    let centre = Point { x: (re.x + le.x) / 2.0, y: (re.y + le.y) / 2.0 };
     let (s, c) = (-roll).sin_cos();
     let derolled = lm.map(|p| {
         let (dx, dy) = (p.x - centre.x, p.y - centre.y);
-        Point {
-            x: dx * c - dy * s,
-            y: dx * s + dy * c,
-        }
+        Point { x: dx * c - dy * s, y: dx * s + dy * c }
     });
     let [re, le, nose_r, rm, lm_] = derolled;
     let eye_dist = (le.x - re.x).abs().max(1e-3);
-    let mouth = Point {
-        x: (rm.x + lm_.x) / 2.0,
-        y: (rm.y + lm_.y) / 2.0,
-    };
+    let mouth = Point { x: (rm.x + lm_.x) / 2.0, y: (rm.y + lm_.y) / 2.0 };
     let mid_x = mouth.x / 2.0; // the eye centre is the origin
     let yaw = (nose_r.x - mid_x).atan2(0.5 * eye_dist);
     let eye_mouth = mouth.y.max(1e-3);
     let ratio = nose_r.y / eye_mouth;
     let pitch = ((FRONTAL_NOSE_RATIO - ratio) * eye_mouth).atan2(0.5 * eye_dist);
-    Pose {
-        yaw: yaw.to_degrees(),
-        pitch: pitch.to_degrees(),
-        roll: roll.to_degrees(),
-    }
+    Pose { yaw: yaw.to_degrees(), pitch: pitch.to_degrees(), roll: roll.to_degrees() }
 }
 
 #[cfg(test)]
@@ -121,12 +100,7 @@ mod tests {
     use super::*;
 
     fn r(x: f32, y: f32, w: f32, h: f32) -> Rect {
-        Rect {
-            x,
-            y,
-            width: w,
-            height: h,
-        }
+        Rect { x, y, width: w, height: h }
     }
 
     #[test]
@@ -138,44 +112,19 @@ mod tests {
 
     #[test]
     fn nms_keeps_the_best_of_overlapping_boxes() {
-        let boxes = [
-            r(0., 0., 10., 10.),
-            r(1., 1., 10., 10.),
-            r(50., 50., 10., 10.),
-        ];
+        let boxes = [r(0., 0., 10., 10.), r(1., 1., 10., 10.), r(50., 50., 10., 10.)];
         assert_eq!(nms(&boxes, &[0.8, 0.9, 0.7], 0.3), vec![1, 2]);
     }
 
     #[test]
     fn frontal_face_has_near_zero_pose_and_roll_follows_the_eyes() {
         let p = |x, y| Point { x, y };
-        let frontal = [
-            p(40., 50.),
-            p(72., 50.),
-            p(56., 68.56),
-            p(43., 82.),
-            p(69., 82.),
-        ];
+        let frontal = [p(40., 50.), p(72., 50.), p(56., 68.56), p(43., 82.), p(69., 82.)];
         let pose = estimate_pose(&frontal);
-        assert!(
-            pose.yaw.abs() < 2.0 && pose.pitch.abs() < 3.0 && pose.roll.abs() < 0.1,
-            "{pose:?}"
-        );
-        let turned = [
-            p(40., 50.),
-            p(72., 50.),
-            p(66., 68.56),
-            p(43., 82.),
-            p(69., 82.),
-        ];
+        assert!(pose.yaw.abs() < 2.0 && pose.pitch.abs() < 3.0 && pose.roll.abs() < 0.1, "{pose:?}");
+        let turned = [p(40., 50.), p(72., 50.), p(66., 68.56), p(43., 82.), p(69., 82.)];
         assert!(estimate_pose(&turned).yaw > 20.0);
-        let tilted = [
-            p(40., 50.),
-            p(72., 60.),
-            p(56., 70.),
-            p(43., 85.),
-            p(69., 90.),
-        ];
+        let tilted = [p(40., 50.), p(72., 60.), p(56., 70.), p(43., 85.), p(69., 90.)];
         assert!(estimate_pose(&tilted).roll > 15.0);
     }
 }

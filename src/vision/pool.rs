@@ -42,6 +42,5 @@ where
             .unwrap_or_else(|_| Err(ApiError::Internal("a preprocessing job panicked".into())));
         let _ = tx.send(out);
     });
-    rx.await
-        .map_err(|_| ApiError::Internal("the preprocessing pool dropped a job".into()))?
+    rx.await.map_err(|_| ApiError::Internal("the preprocessing pool dropped a job".into()))?
 }

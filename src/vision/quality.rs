@@ -3,9 +3,7 @@
 use image::RgbImage;
 
 fn luma(img: &RgbImage) -> Vec<f32> {
-    img.pixels()
-        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-        .collect()
+    img.pixels().map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).collect()
 }
 
 /// Mean luma in 0..1.
@@ -28,10 +26,7 @@ pub fn sharpness(img: &RgbImage) -> f32 {
     for y in 1..h - 1 {
         for x in 1..w - 1 {
             let c = l[y * w + x];
-            vals.push(
-                l[y * w + x - 1] + l[y * w + x + 1] + l[(y - 1) * w + x] + l[(y + 1) * w + x]
-                    - 4.0 * c,
-            );
+            vals.push(l[y * w + x - 1] + l[y * w + x + 1] + l[(y - 1) * w + x] + l[(y + 1) * w + x] - 4.0 * c);
         }
     }
     let mean = vals.iter().sum::<f32>() / vals.len() as f32;
@@ -48,13 +43,7 @@ mod tests {
         let flat = RgbImage::from_pixel(20, 20, Rgb([128, 128, 128]));
         assert_eq!(sharpness(&flat), 0.0);
         assert!((brightness(&flat) - 128.0 / 255.0).abs() < 1e-3);
-        let checker = RgbImage::from_fn(20, 20, |x, y| {
-            if (x + y) % 2 == 0 {
-                Rgb([255; 3])
-            } else {
-                Rgb([0; 3])
-            }
-        });
+        let checker = RgbImage::from_fn(20, 20, |x, y| if (x + y) % 2 == 0 { Rgb([255; 3]) } else { Rgb([0; 3]) });
         assert!(sharpness(&checker) > 1000.0);
     }
 }

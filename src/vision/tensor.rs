@@ -29,15 +29,8 @@ pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32) -> (Tensor, 
         data[plane + i] = f32::from(p[1]);
         data[2 * plane + i] = f32::from(p[0]);
     }
-    let effective = if scale < 1.0 {
-        sw as f32 / w as f32
-    } else {
-        1.0
-    };
-    (
-        Tensor::new(vec![1, 3, ph as usize, pw as usize], data),
-        effective,
-    )
+    let effective = if scale < 1.0 { sw as f32 / w as f32 } else { 1.0 };
+    (Tensor::new(vec![1, 3, ph as usize, pw as usize], data), effective)
 }
 
 /// BGR 0..255 NCHW of one image, as MiniFASNet takes it.
@@ -58,11 +51,7 @@ pub fn rgb_nhwc_batch(faces: &[RgbImage]) -> Tensor {
     let (w, h) = faces.first().map_or((0, 0), |f| f.dimensions());
     let mut data = Vec::with_capacity(faces.len() * (w * h * 3) as usize);
     for face in faces {
-        data.extend(
-            face.as_raw()
-                .iter()
-                .map(|&v| (f32::from(v) - 127.5) / 128.0),
-        );
+        data.extend(face.as_raw().iter().map(|&v| (f32::from(v) - 127.5) / 128.0));
     }
     Tensor::new(vec![faces.len(), h as usize, w as usize, 3], data)
 }

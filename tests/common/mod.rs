@@ -32,10 +32,7 @@ pub fn image_bytes(name: &str) -> Vec<u8> {
 }
 
 pub fn image(name: &str) -> Arc<image::RgbImage> {
-    Arc::new(
-        verity::vision::decode::decode(name, &image_bytes(name), 100_000_000)
-            .expect("test image decodes"),
-    )
+    Arc::new(verity::vision::decode::decode(name, &image_bytes(name), 100_000_000).expect("test image decodes"))
 }
 
 /// The engine with every model loaded, once per test binary.
@@ -51,9 +48,7 @@ pub fn engine() -> Arc<Engine> {
             std::thread::spawn(move || verity::cli::load_engine(cfg))
                 .join()
                 .expect("loader thread")
-                .unwrap_or_else(|e| {
-                    panic!("{e:#}\nrun `make models runtime` (or `make test`) first")
-                })
+                .unwrap_or_else(|e| panic!("{e:#}\nrun `make models runtime` (or `make test`) first"))
         })
         .clone()
 }
@@ -63,11 +58,7 @@ pub fn faces() -> FacePipeline {
 }
 
 pub fn state_with(http: HttpConfig, keys: &[&str]) -> web::Data<AppState> {
-    web::Data::new(AppState {
-        faces: faces(),
-        http,
-        api_keys: Arc::new(keys.iter().map(|k| k.to_string()).collect()),
-    })
+    web::Data::new(AppState::new(faces(), http, keys.iter().map(|k| k.to_string()).collect()))
 }
 
 pub fn state() -> web::Data<AppState> {
@@ -75,9 +66,5 @@ pub fn state() -> web::Data<AppState> {
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
