@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models bench clean-cache help
+.PHONY: all build run test lint fmt setup runtime models bench bench-load clean-cache help
 
 all: build
 
@@ -20,7 +20,7 @@ help:
 	@echo "make run        fetch runtime + models if missing, build, serve on :8080 (EP=cuda for GPU)"
 	@echo "make test       the same set-up, then the whole test suite"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
-	@echo "make bench      criterion benchmarks"
+	@echo "make bench      criterion benchmarks;  make bench-load: the load benchmark (verify, concurrency 1..32)"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 
 runtime:
@@ -53,7 +53,11 @@ fmt:
 	$(CARGO) fmt
 
 bench: setup
-	$(CARGO) bench --locked
+	$(CARGO) bench --locked --bench face
+
+# Starts the server and drives POST /v1/faces/verify at concurrency 1..32; prints the model floor.
+bench-load: setup build
+	$(GPU_ENV) VERITY_EP=$(EP) $(CARGO) bench --locked --bench load
 
 clean-cache:
 	rm -rf .cache

@@ -26,6 +26,14 @@ fn pure_stages(c: &mut Criterion) {
             tensor::detector_input(&img, 1280, 32)
         })
     });
+    let biden = testdata("biden.jpg");
+    c.bench_function("decode biden.jpg (970x2204)", |b| {
+        b.iter(|| decode::decode("image", black_box(&biden), 100_000_000).unwrap())
+    });
+    let big = decode::decode("image", &biden, 100_000_000).unwrap();
+    c.bench_function("detector input biden.jpg (scaled to 1280)", |b| {
+        b.iter(|| tensor::detector_input(black_box(&big), 1280, 32))
+    });
     let img = decode::decode("image", &jpeg, 100_000_000).unwrap();
     let lm = verity::vision::align::ARCFACE_TEMPLATE
         .map(|p| verity::vision::geometry::Point { x: p.x * 2.0 + 380.0, y: p.y * 2.0 + 150.0 });

@@ -49,7 +49,7 @@ struct Job {
     input: Tensor,
     reply: oneshot::Sender<Reply>,
     enqueued: Instant,
-    deadline: Instant,
+    deadline: Option<Instant>,
 }
 
 /// How a model's workers run.
@@ -117,10 +117,11 @@ impl ModelHandle {
         self.shared.tx.len()
     }
 
-    fn submit(&self, input: Tensor) -> Result<oneshot::Receiver<Reply>, ApiError> {
+    fn submit(&self, input: Tensor, with_deadline: bool) -> Result<oneshot::Receiver<Reply>, ApiError> {
         let (reply, rx) = oneshot::channel();
         let now = Instant::now();
-        let job = Job { input, reply, enqueued: now, deadline: now + self.shared.cfg.deadline };
+        let deadline = with_deadline.then(|| now + self.shared.cfg.deadline);
+        let job = Job { input, reply, enqueued: now, deadline };
         let m = metrics::get();
         match self.shared.tx.try_send(job) {
             Ok(()) => {
@@ -150,13 +151,14 @@ impl ModelHandle {
 
     /// Runs the model on `input` (dimension 0 is the batch); outputs come in the model's order.
     pub async fn run(&self, input: Tensor) -> Result<Vec<Tensor>, ApiError> {
-        let rx = self.submit(input)?;
+        let rx = self.submit(input, true)?;
         self.outcome(rx.await)
     }
 
-    /// Same as [`run`](Self::run), for callers outside an async runtime (CLI, benches, warm-up).
+    /// Same as [`run`](Self::run) without a deadline, for callers outside an async runtime
+    /// (warm-up, CLI, benches).
     pub fn run_blocking(&self, input: Tensor) -> Result<Vec<Tensor>, ApiError> {
-        let rx = self.submit(input)?;
+        let rx = self.submit(input, false)?;
         self.outcome(rx.blocking_recv())
     }
 }
@@ -195,7 +197,8 @@ fn worker_loop(shared: &Shared, mut session: Session, rx: &Receiver<Job>) {
             m.observe_queue_wait(shared.name, now.duration_since(job.enqueued).as_secs_f64());
             true
         });
-        let (late, batch): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|job| now > job.deadline);
+        let (late, batch): (Vec<Job>, Vec<Job>) =
+            batch.into_iter().partition(|job| job.deadline.is_some_and(|d| now > d));
         for job in late {
             m.reject("timeout");
             let _ = job.reply.send(Err(Failure::Timeout));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use image::{imageops::FilterType, RgbImage};
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::yunet;
@@ -13,7 +13,7 @@ use crate::{
     vision::{
         align::align_face,
         geometry::{estimate_pose, Point, Pose, Rect},
-        pool, quality, tensor,
+        pool, quality, resize, tensor,
     },
 };
 
@@ -246,11 +246,10 @@ pub fn liveness_crop(img: &RgbImage, face: Rect, scale: f32, size: u32) -> RgbIm
         y1 -= y2 - ih + 1.0;
         y2 = ih - 1.0;
     }
-    let (x1, y1) = (x1.max(0.0) as u32, y1.max(0.0) as u32);
-    let w = ((x2 as u32 + 1).min(img.width()) - x1).max(1);
-    let h = ((y2 as u32 + 1).min(img.height()) - y1).max(1);
-    let crop = image::imageops::crop_imm(img, x1, y1, w, h).to_image();
-    image::imageops::resize(&crop, size, size, FilterType::Triangle)
+    let (x1, y1) = (x1.max(0.0).floor(), y1.max(0.0).floor());
+    let w = ((x2 + 1.0).floor().min(iw) - x1).max(1.0).min(iw - x1);
+    let h = ((y2 + 1.0).floor().min(ih) - y1).max(1.0).min(ih - y1);
+    resize::crop_resize(img, (f64::from(x1), f64::from(y1), f64::from(w), f64::from(h)), size, size)
 }
 
 #[cfg(test)]

@@ -6,4 +6,5 @@ pub mod decode;
 pub mod geometry;
 pub mod pool;
 pub mod quality;
+pub mod resize;
 pub mod tensor;

@@ -1,6 +1,8 @@
 //! Image to tensor layouts used by the models.
 
-use image::{imageops::FilterType, RgbImage};
+use image::RgbImage;
+
+use super::resize::resize;
 
 use crate::engine::Tensor;
 
@@ -13,7 +15,7 @@ pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32) -> (Tensor, 
     let src = if scale < 1.0 {
         let nw = ((w as f32 * scale).round() as u32).max(1);
         let nh = ((h as f32 * scale).round() as u32).max(1);
-        resized = image::imageops::resize(img, nw, nh, FilterType::Triangle);
+        resized = resize(img, nw, nh);
         &resized
     } else {
         img
