@@ -48,7 +48,6 @@ fn start_server() -> (Server, String) {
         .arg("serve")
         .env("VERITY_LISTEN", &addr)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-        .current_dir(root())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e} (run `make build`)", bin.display()));
     let server = Server(child);
@@ -247,8 +246,7 @@ fn main() {
     }
     drop(server);
 
-    let mut cfg = EngineConfig::from_env_defaults();
-    cfg.models_dir = root().join(&cfg.models_dir);
+    let cfg = EngineConfig::from_env_defaults();
     let engine = verity::cli::load_engine(cfg).expect("models: run `make setup` first");
     let floor_seq = model_floor(&engine, 1, seconds);
     let floor_par = model_floor(&engine, engine.budget().cpu_limit * 2, seconds);
