@@ -23,7 +23,7 @@ fn pure_stages(c: &mut Criterion) {
     c.bench_function("decode+preprocess obama.jpg (910x1137)", |b| {
         b.iter(|| {
             let img = decode::decode("image", black_box(&jpeg), 100_000_000).unwrap();
-            tensor::detector_input(&img, 1280, 32)
+            tensor::detector_input(&img, 1280, 32, false)
         })
     });
     let biden = testdata("biden.jpg");
@@ -32,7 +32,7 @@ fn pure_stages(c: &mut Criterion) {
     });
     let big = decode::decode("image", &biden, 100_000_000).unwrap();
     c.bench_function("detector input biden.jpg (scaled to 1280)", |b| {
-        b.iter(|| tensor::detector_input(black_box(&big), 1280, 32))
+        b.iter(|| tensor::detector_input(black_box(&big), 1280, 32, false))
     });
     let img = decode::decode("image", &jpeg, 100_000_000).unwrap();
     let lm = verity::vision::align::ARCFACE_TEMPLATE
@@ -48,7 +48,7 @@ fn model_stages(c: &mut Criterion) {
     cfg.models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&cfg.models_dir);
     let engine = verity::cli::load_engine(cfg).expect("models: run `make models runtime` first");
     let solvay = decode::decode("image", &testdata("solvay_conference_1927.jpg"), 100_000_000).unwrap();
-    let (input, scale) = tensor::detector_input(&solvay, 1280, 32);
+    let (input, scale) = tensor::detector_input(&solvay, 1280, 32, false);
     let (h, w) = (input.shape[2], input.shape[3]);
     let yunet_model = engine.get("yunet").unwrap();
     let outputs = yunet_model.run_blocking(input.clone()).unwrap();

@@ -165,7 +165,7 @@ fn floor_inputs(engine: &Arc<Engine>) -> (Tensor, Tensor, Vec<image::RgbImage>) 
     let mut tensors = Vec::new();
     for name in ["obama.jpg", "biden.jpg"] {
         let img = Arc::new(decode::decode(name, &testdata(name), 100_000_000).unwrap());
-        tensors.push(tensor::detector_input(&img, cfg.detect_max_side, 32).0);
+        tensors.push(tensor::detector_input(&img, cfg.detect_max_side, 32, cfg.fixed_shapes()).0);
         let face = rt.block_on(faces.largest_face(img.clone(), name)).unwrap();
         aligned.push(align_face(&img, &face.landmarks.points()));
     }

@@ -76,6 +76,20 @@ impl fmt::Display for ExecutionProvider {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FixedShapes {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvSearch {
+    Heuristic,
+    Exhaustive,
+    Default,
+}
+
 /// Where the models and the ONNX Runtime library are, and how sessions run.
 #[derive(Debug, Clone, Args)]
 pub struct EngineConfig {
@@ -95,6 +109,10 @@ pub struct EngineConfig {
     /// Refuse to start when the requested GPU provider cannot be used (instead of falling back to CPU).
     #[arg(long, env = "VERITY_EP_STRICT", default_value_t = false)]
     pub ep_strict: bool,
+    /// cuDNN convolution algorithm search of the CUDA provider: `heuristic` (no benchmark when an
+    /// input shape changes, which it does with every image size), `exhaustive`, or `default`.
+    #[arg(long, env = "VERITY_CUDA_CONV_SEARCH", value_enum, default_value_t = ConvSearch::Heuristic)]
+    pub cuda_conv_search: ConvSearch,
     /// TensorRT engine cache directory.
     #[arg(long, env = "VERITY_TRT_CACHE_DIR", default_value = ".cache/tensorrt")]
     pub trt_cache_dir: PathBuf,
@@ -122,6 +140,10 @@ pub struct EngineConfig {
     /// Longest image side fed to the face detector (images are scaled down to it).
     #[arg(long, env = "VERITY_DETECT_MAX_SIDE", default_value_t = 1280)]
     pub detect_max_side: u32,
+    /// Run every model at one input shape (detector canvas max_side x max_side, batches padded
+    /// to the max batch): `auto` turns it on for GPU providers, whose kernels are tuned per shape.
+    #[arg(long, env = "VERITY_FIXED_SHAPES", value_enum, default_value_t = FixedShapes::Auto)]
+    pub fixed_shapes: FixedShapes,
     /// Minimum detector score for a face.
     #[arg(long, env = "VERITY_DETECT_SCORE", default_value_t = 0.6)]
     pub detect_score: f32,
@@ -210,6 +232,15 @@ impl FromStr for Secret {
 }
 
 impl EngineConfig {
+    /// Whether models run at fixed input shapes (see `--fixed-shapes`).
+    pub fn fixed_shapes(&self) -> bool {
+        match self.fixed_shapes {
+            FixedShapes::On => true,
+            FixedShapes::Off => false,
+            FixedShapes::Auto => self.ep != ExecutionProvider::Cpu,
+        }
+    }
+
     /// Defaults as the CLI would give them, for tests and benches.
     pub fn from_env_defaults() -> Self {
         #[derive(Parser)]

@@ -9,7 +9,7 @@ use ort::{
     session::{builder::GraphOptimizationLevel, Session},
 };
 
-use crate::config::{EngineConfig, ExecutionProvider};
+use crate::config::{ConvSearch, EngineConfig, ExecutionProvider};
 
 pub struct BuiltSession {
     pub session: Session,
@@ -39,7 +39,15 @@ fn build_with(
 /// failure is seen here rather than silently becoming CPU; it then falls back to CPU with a
 /// warning, or fails when `ep_strict` is set.
 pub fn build(env: &Environment, path: &Path, cfg: &EngineConfig, intra_threads: usize) -> Result<BuiltSession, String> {
-    let cuda = || ep::CUDA::default().build().error_on_failure();
+    let search = match cfg.cuda_conv_search {
+        ConvSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
+        ConvSearch::Exhaustive => ep::cuda::ConvAlgorithmSearch::Exhaustive,
+        ConvSearch::Default => ep::cuda::ConvAlgorithmSearch::Default,
+    };
+    // ONNX Runtime's cuDNN Conv keeps the algorithm of the last input shape only; with
+    // exhaustive search every change of image size re-benchmarks every Conv (seen on an H200:
+    // 1.5 s per verify alternating two image sizes).
+    let cuda = || ep::CUDA::default().with_conv_algorithm_search(search.clone()).build().error_on_failure();
     let mut attempts: Vec<(&'static str, Vec<ExecutionProviderDispatch>)> = Vec::new();
     if cfg.ep == ExecutionProvider::Tensorrt {
         let trt = ep::TensorRT::default()

@@ -57,6 +57,8 @@ struct Job {
 pub struct WorkerConfig {
     /// Largest batch (sum of dimension 0) of one inference.
     pub max_batch: usize,
+    /// Pad every batch with zero rows up to `max_batch`, so the model always sees one shape.
+    pub pad_batch: bool,
     /// Bounded queue length; a full queue answers `overloaded`.
     pub queue_size: usize,
     /// How long an entry may wait in the queue before it is answered `timeout`.
@@ -219,17 +221,19 @@ fn run_batch(shared: &Shared, session: &mut Session, batch: Vec<Job>) {
     m.observe_batch(shared.name, total);
     let mut replies = Vec::with_capacity(batch.len());
     let mut shape = batch[0].input.shape.clone();
-    shape[0] = total;
+    let padded = if shared.cfg.pad_batch { total.max(shared.cfg.max_batch) } else { total };
+    shape[0] = padded;
     let mut data = Vec::with_capacity(shape.iter().product());
     for job in batch {
         data.extend_from_slice(&job.input.data);
         replies.push(job.reply);
     }
+    data.resize(shape.iter().product(), 0.0);
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| infer(session, Tensor { shape, data })))
         .unwrap_or_else(|_| Err("the inference panicked".to_string()));
     m.observe_inference(shared.name, started.elapsed().as_secs_f64());
-    match outcome.and_then(|outputs| split(outputs, &rows)) {
+    match outcome.and_then(|outputs| split(outputs, &rows, padded)) {
         Ok(per_job) => {
             for (reply, out) in replies.into_iter().zip(per_job) {
                 let _ = reply.send(Ok(out));
@@ -244,12 +248,13 @@ fn run_batch(shared: &Shared, session: &mut Session, batch: Vec<Job>) {
     }
 }
 
-/// Splits every output along dimension 0 into the jobs' row counts.
-fn split(outputs: Vec<Tensor>, rows: &[usize]) -> Result<Vec<Vec<Tensor>>, String> {
-    let total: usize = rows.iter().sum();
+/// Splits every output along dimension 0 (`total` rows, padding included) into the jobs' row
+/// counts; padding rows at the end are dropped.
+fn split(outputs: Vec<Tensor>, rows: &[usize], total: usize) -> Result<Vec<Vec<Tensor>>, String> {
+    let used: usize = rows.iter().sum();
     let mut per_job: Vec<Vec<Tensor>> = rows.iter().map(|_| Vec::with_capacity(outputs.len())).collect();
     for out in outputs {
-        if rows.len() == 1 {
+        if rows.len() == 1 && used == total {
             per_job[0].push(out);
             continue;
         }
@@ -290,9 +295,11 @@ mod tests {
     #[test]
     fn split_hands_each_job_its_rows() {
         let out = Tensor::new(vec![3, 2], vec![1., 2., 3., 4., 5., 6.]);
-        let parts = split(vec![out], &[1, 2]).unwrap();
+        let parts = split(vec![out.clone()], &[1, 2], 3).unwrap();
         assert_eq!(parts[0][0], Tensor::new(vec![1, 2], vec![1., 2.]));
         assert_eq!(parts[1][0], Tensor::new(vec![2, 2], vec![3., 4., 5., 6.]));
-        assert!(split(vec![Tensor::new(vec![1, 2], vec![1., 2.])], &[1, 1]).is_err());
+        assert!(split(vec![Tensor::new(vec![1, 2], vec![1., 2.])], &[1, 1], 2).is_err());
+        let padded = split(vec![out], &[1], 3).unwrap();
+        assert_eq!(padded[0][0], Tensor::new(vec![1, 2], vec![1., 2.]), "padding rows are dropped");
     }
 }

@@ -131,9 +131,10 @@ impl FacePipeline {
     /// All faces, best score first.
     pub async fn detect(&self, img: Arc<RgbImage>) -> Result<Vec<Face>, ApiError> {
         let model = self.engine.get("yunet")?;
-        let (max_side, min_score) = (self.engine.config().detect_max_side, self.engine.config().detect_score);
+        let cfg = self.engine.config();
+        let (max_side, min_score, fixed) = (cfg.detect_max_side, cfg.detect_score, cfg.fixed_shapes());
         let src = img.clone();
-        let (input, scale) = pool::run(move || Ok(tensor::detector_input(&src, max_side, 32))).await?;
+        let (input, scale) = pool::run(move || Ok(tensor::detector_input(&src, max_side, 32, fixed))).await?;
         let (in_h, in_w) = (input.shape[2], input.shape[3]);
         let outputs = model.run(input).await?;
         pool::run(move || {

@@ -7,8 +7,9 @@ use super::resize::resize;
 use crate::engine::Tensor;
 
 /// Scales `img` down so its longer side is at most `max_side` (never up), then pads right and
-/// bottom with black to multiples of `multiple`; returns the BGR 0..255 NCHW tensor and the scale.
-pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32) -> (Tensor, f32) {
+/// bottom with black to multiples of `multiple` (or, with `fixed_canvas`, to a square of
+/// `max_side`); returns the BGR 0..255 NCHW tensor and the scale.
+pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32, fixed_canvas: bool) -> (Tensor, f32) {
     let (w, h) = img.dimensions();
     let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
     let resized;
@@ -21,8 +22,12 @@ pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32) -> (Tensor, 
         img
     };
     let (sw, sh) = src.dimensions();
-    let pw = sw.div_ceil(multiple) * multiple;
-    let ph = sh.div_ceil(multiple) * multiple;
+    let (pw, ph) = if fixed_canvas {
+        let side = max_side.div_ceil(multiple) * multiple;
+        (side, side)
+    } else {
+        (sw.div_ceil(multiple) * multiple, sh.div_ceil(multiple) * multiple)
+    };
     let plane = (pw * ph) as usize;
     let mut data = vec![0.0f32; 3 * plane];
     for (x, y, p) in src.enumerate_pixels() {
