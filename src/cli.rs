@@ -14,6 +14,7 @@ use crate::{
     config::{Command, EngineConfig, HttpConfig, ServeArgs},
     engine::Engine,
     error::ApiError,
+    gallery::Gallery,
     manifest::Manifest,
     pipeline::{operating, FacePipeline},
     vision::{decode, pool},
@@ -64,7 +65,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!("some models are unavailable; /readyz says which");
         }
     })?;
-    let state = web::Data::new(AppState::new(FacePipeline::new(engine), args.http.clone(), api_keys));
+    let gallery = Gallery::start(args.gallery.to_config());
+    let state = web::Data::new(AppState::new(FacePipeline::new(engine), gallery, args.http.clone(), api_keys));
     tracing::info!(listen = %args.listen, auth = !state.api_keys.is_empty(), "verity listening");
     HttpServer::new(move || build_app(state.clone()))
         .workers(args.http_workers.max(1))

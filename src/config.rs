@@ -159,9 +159,35 @@ pub struct ServeArgs {
     pub engine: EngineConfig,
     #[command(flatten)]
     pub http: HttpConfig,
+    #[command(flatten)]
+    pub gallery: GalleryArgs,
     /// HTTP worker threads (default: 2).
     #[arg(long, env = "VERITY_HTTP_WORKERS", default_value_t = 2)]
     pub http_workers: usize,
+}
+
+/// Where enrolled faces are stored.
+#[derive(Debug, Clone, Args)]
+pub struct GalleryArgs {
+    /// Data directory: the SQLite gallery (`gallery.db`) lives here when no database URL is set.
+    #[arg(long, env = "VERITY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (`postgres://user:pass@host/db`) for a gallery shared by replicas.
+    #[arg(long, env = "VERITY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+    /// How often the change log is polled when no notification arrives, in milliseconds.
+    #[arg(long, env = "VERITY_GALLERY_POLL_MS", default_value_t = 1000)]
+    pub gallery_poll_ms: u64,
+}
+
+impl GalleryArgs {
+    pub fn to_config(&self) -> crate::gallery::GalleryConfig {
+        crate::gallery::GalleryConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.as_ref().map(|s| s.0.clone()).filter(|s| !s.is_empty()),
+            poll: std::time::Duration::from_millis(self.gallery_poll_ms.max(10)),
+        }
+    }
 }
 
 /// Limits and access control of the HTTP API.

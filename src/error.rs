@@ -48,6 +48,18 @@ pub enum ApiError {
     Timeout,
     #[error("model `{model}` is not available: {reason}")]
     ModelUnavailable { model: String, reason: String },
+    #[error("collection `{0}` already exists")]
+    CollectionExists(String),
+    #[error("collection `{0}` does not exist")]
+    CollectionNotFound(String),
+    #[error("face `{0}` does not exist in this collection")]
+    FaceNotFound(String),
+    #[error("no face is enrolled under external_id `{0}` in this collection")]
+    SubjectNotFound(String),
+    #[error("the face cannot be enrolled: {}", .0.join(", "))]
+    FaceRejected(Vec<String>),
+    #[error("the gallery store is unavailable: {0}")]
+    StorageUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +73,9 @@ pub struct ErrorBody {
     pub status: u16,
     pub code: String,
     pub detail: String,
+    /// Machine-readable reasons (`face_rejected`: too_small, extreme_pose, too_dark, too_bright, blurry).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 impl ApiError {
@@ -94,6 +109,12 @@ impl ApiError {
             Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded", "Overloaded"),
             Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Deadline exceeded"),
             ModelUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", "Model unavailable"),
+            CollectionExists(_) => (StatusCode::CONFLICT, "collection_exists", "Collection exists"),
+            CollectionNotFound(_) => (StatusCode::NOT_FOUND, "collection_not_found", "Collection not found"),
+            FaceNotFound(_) => (StatusCode::NOT_FOUND, "face_not_found", "Face not found"),
+            SubjectNotFound(_) => (StatusCode::NOT_FOUND, "subject_not_found", "Subject not found"),
+            FaceRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "face_rejected", "Face rejected"),
+            StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "Storage unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
@@ -110,6 +131,10 @@ impl ApiError {
             status: status.as_u16(),
             code: code.to_string(),
             detail: self.to_string(),
+            reasons: match self {
+                ApiError::FaceRejected(r) => r.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }

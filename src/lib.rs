@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod gallery;
 pub mod manifest;
 pub mod pipeline;
 pub mod telemetry;

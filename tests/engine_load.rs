@@ -77,7 +77,12 @@ fn fixed_shapes_give_the_same_answers_as_dynamic_ones() {
 #[actix_web::test]
 async fn four_times_the_queue_gets_only_200_or_429_and_the_server_stays_healthy() {
     let engine = engine_with(|c| c.queue_size = 2);
-    let state = web::Data::new(AppState::new(FacePipeline::new(engine), HttpConfig::default(), Vec::new()));
+    let state = web::Data::new(AppState::new(
+        FacePipeline::new(engine),
+        common::sqlite_gallery().await,
+        HttpConfig::default(),
+        Vec::new(),
+    ));
     let app = at::init_service(build_app(state)).await;
     let body = verify_body();
     // Queues hold 2 per model; offer 4x the sum of all four queues at once.
@@ -115,8 +120,13 @@ async fn four_times_the_queue_gets_only_200_or_429_and_the_server_stays_healthy(
 async fn admission_beyond_its_permits_is_429_with_retry_after() {
     let engine = engine_with(|_| ());
     let http = HttpConfig { max_concurrent_requests: 1, ..HttpConfig::default() };
-    let app =
-        at::init_service(build_app(web::Data::new(AppState::new(FacePipeline::new(engine), http, Vec::new())))).await;
+    let app = at::init_service(build_app(web::Data::new(AppState::new(
+        FacePipeline::new(engine),
+        common::sqlite_gallery().await,
+        http,
+        Vec::new(),
+    ))))
+    .await;
     let body = verify_body();
     let requests = (0..4).map(|_| {
         at::TestRequest::post()
@@ -146,6 +156,7 @@ async fn a_request_past_its_deadline_is_503_timeout() {
     let engine = engine_with(|c| c.request_timeout_ms = 1);
     let app = at::init_service(build_app(web::Data::new(AppState::new(
         FacePipeline::new(engine),
+        common::sqlite_gallery().await,
         HttpConfig::default(),
         Vec::new(),
     ))))

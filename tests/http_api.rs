@@ -75,7 +75,7 @@ where
 
 #[actix_web::test]
 async fn probes_info_and_metrics() {
-    let app = test::init_service(build_app(state())).await;
+    let app = test::init_service(build_app(state().await)).await;
     let (s, _) = send(&app, test::TestRequest::get().uri("/livez")).await;
     assert_eq!(s, 200);
     let (s, body) = send(&app, test::TestRequest::get().uri("/readyz")).await;
@@ -98,7 +98,7 @@ async fn probes_info_and_metrics() {
 
 #[actix_web::test]
 async fn detect_in_both_forms() {
-    let app = test::init_service(build_app(state())).await;
+    let app = test::init_service(build_app(state().await)).await;
     let (s, a) = send(&app, post_multipart("/v1/faces/detect", multipart(&[file("image", "astronaut.png")]))).await;
     assert_eq!(s, 200, "{a}");
     let (s, b) = send(&app, post_json("/v1/faces/detect", json!({ "image": b64("astronaut.png") }))).await;
@@ -116,7 +116,7 @@ async fn detect_in_both_forms() {
 
 #[actix_web::test]
 async fn verify_in_both_forms_echoes_the_operating_point() {
-    let app = test::init_service(build_app(state())).await;
+    let app = test::init_service(build_app(state().await)).await;
     let body = multipart(&[
         file("source", "obama.jpg"),
         file("target", "obama2.jpg"),
@@ -137,7 +137,7 @@ async fn verify_in_both_forms_echoes_the_operating_point() {
 
 #[actix_web::test]
 async fn liveness_in_both_forms() {
-    let app = test::init_service(build_app(state())).await;
+    let app = test::init_service(build_app(state().await)).await;
     let (s, r) = send(&app, post_multipart("/v1/faces/liveness", multipart(&[file("image", "image_T1.jpg")]))).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["live"], true);
@@ -173,11 +173,8 @@ fn png_bomb_header() -> Vec<u8> {
 
 #[actix_web::test]
 async fn every_bad_input_gets_its_documented_4xx() {
-    let app = test::init_service(build_app(state_with(
-        HttpConfig { max_image_bytes: 2 << 20, ..HttpConfig::default() },
-        &[],
-    )))
-    .await;
+    let state = state_with(HttpConfig { max_image_bytes: 2 << 20, ..HttpConfig::default() }, &[]).await;
+    let app = test::init_service(build_app(state)).await;
     let jpeg = image_bytes("obama.jpg");
     let truncated = jpeg[..jpeg.len() / 3].to_vec();
     let cases: Vec<(&str, test::TestRequest, u16, &str)> = vec![
@@ -306,7 +303,7 @@ async fn every_bad_input_gets_its_documented_4xx() {
 
 #[actix_web::test]
 async fn api_keys_guard_v1_but_not_the_probes() {
-    let app = test::init_service(build_app(state_with(HttpConfig::default(), &["s3cret"]))).await;
+    let app = test::init_service(build_app(state_with(HttpConfig::default(), &["s3cret"]).await)).await;
     let detect = || post_json("/v1/faces/detect", json!({ "image": b64("astronaut.png") }));
     let (s, body) = send(&app, detect()).await;
     assert_eq!((s.as_u16(), body["code"].as_str()), (401, Some("unauthorized")));

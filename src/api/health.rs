@@ -17,12 +17,13 @@ pub async fn livez() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.faces.engine();
     let models: BTreeMap<&str, _> = engine.status().into_iter().collect();
-    if engine.is_ready() {
-        HttpResponse::Ok().json(json!({ "status": "ready", "models": models }))
+    let gallery = state.gallery.status();
+    if engine.is_ready() && gallery.ready {
+        HttpResponse::Ok().json(json!({ "status": "ready", "models": models, "gallery": gallery }))
     } else {
         HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))
-            .json(json!({ "status": "not_ready", "models": models }))
+            .json(json!({ "status": "not_ready", "models": models, "gallery": gallery }))
     }
 }
 
@@ -37,6 +38,7 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "onnxruntime_library": runtime::library_path(cfg).display().to_string(),
         "models": engine.info(),
         "thread_budget": engine.budget(),
+        "gallery": state.gallery.status(),
         "operating_points": { "verify": operating::VERIFY, "liveness": operating::LIVENESS },
         "limits": {
             "max_image_bytes": state.http.max_image_bytes,

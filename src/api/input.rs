@@ -57,6 +57,17 @@ impl Form {
         self.images.contains_key(name)
     }
 
+    /// Like [`image`](Self::image), also returning the sha256 of the uploaded bytes.
+    pub async fn image_with_sha256(
+        &mut self,
+        name: &'static str,
+        cfg: &HttpConfig,
+    ) -> Result<(Arc<RgbImage>, String), ApiError> {
+        let sha = self.images.get(name).map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
+        let img = self.image(name, cfg).await?;
+        Ok((img, sha.unwrap_or_default()))
+    }
+
     /// Decodes image field `name` on the preprocessing pool.
     pub async fn image(&mut self, name: &'static str, cfg: &HttpConfig) -> Result<Arc<RgbImage>, ApiError> {
         let bytes = self.images.remove(name).ok_or_else(|| ApiError::MissingField(name.to_string()))?;
@@ -181,7 +192,7 @@ fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, A
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
                 serde_json::Value::Null => continue,
-                _ => return Err(ApiError::InvalidField { field: name, reason: "expected a string".into() }),
+                nested => nested.to_string(),
             };
             form.options.insert(name, text);
         } else {

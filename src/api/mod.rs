@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared state, middleware.
 
 pub mod face;
+pub mod gallery;
 pub mod health;
 pub mod input;
 pub mod middleware;
@@ -16,11 +17,12 @@ use actix_web::{
     web, App, HttpResponse,
 };
 
-use crate::{config::HttpConfig, error::ApiError, pipeline::FacePipeline};
+use crate::{config::HttpConfig, error::ApiError, gallery::Gallery, pipeline::FacePipeline};
 
 /// What every handler can reach.
 pub struct AppState {
     pub faces: FacePipeline,
+    pub gallery: Arc<Gallery>,
     pub http: HttpConfig,
     pub api_keys: Arc<Vec<String>>,
     /// Permits for requests on the model routes (`--max-concurrent-requests`).
@@ -29,10 +31,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(faces: FacePipeline, http: HttpConfig, api_keys: Vec<String>) -> AppState {
+    pub fn new(faces: FacePipeline, gallery: Arc<Gallery>, http: HttpConfig, api_keys: Vec<String>) -> AppState {
         let request_timeout = Duration::from_millis(faces.engine().config().request_timeout_ms);
         let admission = Arc::new(Semaphore::new(http.max_concurrent_requests.max(1)));
-        AppState { faces, http, api_keys: Arc::new(api_keys), admission, request_timeout }
+        AppState { faces, gallery, http, api_keys: Arc::new(api_keys), admission, request_timeout }
     }
 }
 
@@ -91,6 +93,42 @@ pub fn build_app(
                         .service(post("/detect", face::detect))
                         .service(post("/verify", face::verify))
                         .service(post("/liveness", face::liveness)),
+                )
+                .service(
+                    web::scope("/collections")
+                        .wrap(from_fn(middleware::admit))
+                        .service(
+                            web::resource("")
+                                .route(web::post().to(gallery::create_collection))
+                                .route(web::get().to(gallery::list_collections))
+                                .default_service(web::to(method_not_allowed)),
+                        )
+                        .service(
+                            web::resource("/{id}")
+                                .route(web::delete().to(gallery::delete_collection))
+                                .default_service(web::to(method_not_allowed)),
+                        )
+                        .service(
+                            web::resource("/{id}/faces")
+                                .route(web::post().to(gallery::enroll))
+                                .route(web::get().to(gallery::list_faces))
+                                .default_service(web::to(method_not_allowed)),
+                        )
+                        .service(
+                            web::resource("/{id}/faces/{face_id}")
+                                .route(web::delete().to(gallery::delete_face))
+                                .default_service(web::to(method_not_allowed)),
+                        )
+                        .service(
+                            web::resource("/{id}/subjects/{external_id}")
+                                .route(web::delete().to(gallery::delete_subject))
+                                .default_service(web::to(method_not_allowed)),
+                        )
+                        .service(
+                            web::resource("/{id}/search")
+                                .route(web::post().to(gallery::search))
+                                .default_service(web::to(method_not_allowed)),
+                        ),
                 )
                 .default_service(web::to(not_found)),
         )

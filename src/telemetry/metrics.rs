@@ -41,6 +41,19 @@ pub struct Metrics {
     queue_wait: HistogramFamily<ModelLabels>,
     batch_size: HistogramFamily<ModelLabels>,
     rejected: Family<ReasonLabels, Counter>,
+    gallery_faces: Family<CollectionLabels, Gauge>,
+    gallery_lag: Gauge,
+    gallery_ops: HistogramFamily<OpLabels>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CollectionLabels {
+    pub collection: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabels {
+    pub op: String,
 }
 
 fn latency_histogram() -> Histogram {
@@ -69,6 +82,9 @@ impl Metrics {
         let queue_wait: HistogramFamily<ModelLabels> = Family::new_with_constructor(latency_histogram);
         let batch_size: HistogramFamily<ModelLabels> = Family::new_with_constructor(batch_histogram);
         let rejected = Family::<ReasonLabels, Counter>::default();
+        let gallery_faces = Family::<CollectionLabels, Gauge>::default();
+        let gallery_lag = Gauge::default();
+        let gallery_ops: HistogramFamily<OpLabels> = Family::new_with_constructor(latency_histogram);
         registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
         registry.register("request_duration_seconds", "HTTP request duration by route", request_duration.clone());
         registry.register("inference_duration_seconds", "Model inference duration", inference_duration.clone());
@@ -77,8 +93,22 @@ impl Metrics {
         registry.register("queue_wait_seconds", "Time a request waited in a model's queue", queue_wait.clone());
         registry.register("batch_size", "Rows per model inference", batch_size.clone());
         registry.register("requests_rejected", "Requests refused or dropped, by reason", rejected.clone());
+        registry.register("gallery_faces", "Faces in this replica's index, by collection", gallery_faces.clone());
+        registry.register(
+            "gallery_lag_sequences",
+            "Change-log entries the index has not applied yet",
+            gallery_lag.clone(),
+        );
+        registry.register(
+            "gallery_operation_duration_seconds",
+            "Gallery enroll and search durations",
+            gallery_ops.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            gallery_faces,
+            gallery_lag,
+            gallery_ops,
             http_requests,
             request_duration,
             inference_duration,
@@ -118,6 +148,22 @@ impl Metrics {
     /// `overloaded` (queue or admission full), `timeout` (deadline passed), `client_gone`.
     pub fn reject(&self, reason: &str) {
         self.rejected.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+    }
+
+    pub fn set_gallery_lag(&self, lag: i64) {
+        self.gallery_lag.set(lag);
+    }
+
+    pub fn set_gallery_faces<'a>(&self, counts: impl Iterator<Item = (&'a str, usize)>) {
+        self.gallery_faces.clear();
+        for (collection, n) in counts {
+            self.gallery_faces.get_or_create(&CollectionLabels { collection: collection.to_string() }).set(n as i64);
+        }
+    }
+
+    /// `enroll` or `search`.
+    pub fn observe_gallery(&self, op: &str, seconds: f64) {
+        self.gallery_ops.get_or_create(&OpLabels { op: op.to_string() }).observe(seconds);
     }
 
     pub fn encode(&self) -> String {

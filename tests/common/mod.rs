@@ -4,13 +4,18 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, OnceLock},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
 };
 
 use actix_web::web;
 use verity::{
     config::{EngineConfig, HttpConfig},
     engine::Engine,
+    gallery::{Gallery, GalleryConfig},
     pipeline::FacePipeline,
     AppState,
 };
@@ -57,12 +62,22 @@ pub fn faces() -> FacePipeline {
     FacePipeline::new(engine())
 }
 
-pub fn state_with(http: HttpConfig, keys: &[&str]) -> web::Data<AppState> {
-    web::Data::new(AppState::new(faces(), http, keys.iter().map(|k| k.to_string()).collect()))
+/// A fresh SQLite gallery in its own temporary directory, loaded.
+pub async fn sqlite_gallery() -> Arc<Gallery> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("verity-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = GalleryConfig { data_dir: dir, database_url: None, poll: Duration::from_millis(200) };
+    Gallery::open(cfg).await.expect("SQLite gallery opens")
 }
 
-pub fn state() -> web::Data<AppState> {
-    state_with(HttpConfig::default(), &[])
+pub async fn state_with(http: HttpConfig, keys: &[&str]) -> web::Data<AppState> {
+    web::Data::new(AppState::new(faces(), sqlite_gallery().await, http, keys.iter().map(|k| k.to_string()).collect()))
+}
+
+pub async fn state() -> web::Data<AppState> {
+    state_with(HttpConfig::default(), &[]).await
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

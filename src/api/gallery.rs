@@ -1,0 +1,209 @@
+//! Gallery routes: collections, enrollment (idempotent per collection, external_id and image),
+//! listing, erasure, and 1:N search by image or by an enrolled face.
+
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{
+    input::{read_form, FieldSpec, Form},
+    AppState,
+};
+use crate::{error::ApiError, gallery::store::NewFace, pipeline::operating, telemetry::metrics};
+
+const CREATE: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["id", "description"] };
+const ENROLL: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &["external_id", "metadata"] };
+const SEARCH: FieldSpec = FieldSpec {
+    images: &[],
+    optional_images: &["image"],
+    options: &["face_id", "top_k", "threshold", "operating_point"],
+};
+
+const MAX_TOP_K: usize = 100;
+
+fn valid_id(field: &str, id: &str, max: usize) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= max
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidField {
+            field: field.into(),
+            reason: format!("1 to {max} characters of letters, digits and - _ . : @"),
+        })
+    }
+}
+
+fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, ApiError> {
+    form.option(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::MissingField(name.to_string()))
+}
+
+fn parse_number<T: std::str::FromStr>(form: &Form, name: &str) -> Result<Option<T>, ApiError> {
+    form.option(name)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| ApiError::InvalidField { field: name.into(), reason: format!("not a number: {v:?}") })
+        })
+        .transpose()
+}
+
+pub async fn create_collection(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let form = read_form(&req, body, &CREATE, &state.http).await?;
+    let id = required(&form, "id")?;
+    valid_id("id", id, 128)?;
+    state.gallery.create_collection(id, form.option("description")).await?;
+    Ok(HttpResponse::Created().json(json!({ "id": id, "description": form.option("description") })))
+}
+
+pub async fn list_collections(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(json!({ "collections": state.gallery.list_collections().await? })))
+}
+
+pub async fn delete_collection(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    state.gallery.delete_collection(&path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn enroll(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let collection = path.into_inner();
+    let mut form = read_form(&req, body, &ENROLL, &state.http).await?;
+    let external_id = required(&form, "external_id")?.to_string();
+    valid_id("external_id", &external_id, 256)?;
+    let metadata = match form.option("metadata") {
+        None | Some("") => None,
+        Some(m) if m.len() > 16 * 1024 => {
+            return Err(ApiError::InvalidField { field: "metadata".into(), reason: "over 16 KiB".into() })
+        }
+        Some(m) => match serde_json::from_str::<serde_json::Value>(m) {
+            Ok(v @ serde_json::Value::Object(_)) => Some(v.to_string()),
+            _ => {
+                return Err(ApiError::InvalidField { field: "metadata".into(), reason: "must be a JSON object".into() })
+            }
+        },
+    };
+    let (img, image_sha256) = form.image_with_sha256("image", &state.http).await?;
+    let face = state.faces.largest_face(img.clone(), "image").await?;
+    if !face.quality.issues.is_empty() {
+        return Err(ApiError::FaceRejected(face.quality.issues.clone()));
+    }
+    let embedding = state.faces.embed(img, &face).await?;
+    let face_id = hex::encode(&Sha256::digest(format!("{collection}\0{external_id}\0{image_sha256}"))[..16]);
+    let created = state
+        .gallery
+        .enroll(NewFace {
+            collection: collection.clone(),
+            face_id: face_id.clone(),
+            external_id: external_id.clone(),
+            image_sha256,
+            embedding,
+            metadata: metadata.clone(),
+        })
+        .await?;
+    metrics::get().observe_gallery("enroll", started.elapsed().as_secs_f64());
+    let body = json!({
+        "collection": collection,
+        "face_id": face_id,
+        "external_id": external_id,
+        "created": created,
+        "metadata": metadata.and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok()),
+        "face": face,
+    });
+    Ok(if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+pub async fn list_faces(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::InvalidField { field: "limit".into(), reason: "between 1 and 1000".into() });
+    }
+    let faces = state.gallery.list_faces(&path, query.after.as_deref(), limit).await?;
+    let next = (faces.len() as i64 == limit).then(|| faces.last().map(|f| f.face_id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(json!({ "faces": faces, "next": next })))
+}
+
+pub async fn delete_face(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (collection, face_id) = path.into_inner();
+    state.gallery.delete_face(&collection, &face_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn delete_subject(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (collection, external_id) = path.into_inner();
+    let deleted = state.gallery.delete_subject(&collection, &external_id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "external_id": external_id, "deleted_faces": deleted })))
+}
+
+pub async fn search(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let collection = path.into_inner();
+    let mut form = read_form(&req, body, &SEARCH, &state.http).await?;
+    let top_k = parse_number::<usize>(&form, "top_k")?.unwrap_or(5);
+    if !(1..=MAX_TOP_K).contains(&top_k) {
+        return Err(ApiError::InvalidField { field: "top_k".into(), reason: format!("between 1 and {MAX_TOP_K}") });
+    }
+    let op = operating::pick(&operating::VERIFY, form.option("operating_point"))?;
+    let threshold = parse_number::<f32>(&form, "threshold")?.unwrap_or(op.threshold);
+    if !(-1.0..=1.0).contains(&threshold) {
+        return Err(ApiError::InvalidField { field: "threshold".into(), reason: "between -1 and 1".into() });
+    }
+    let (query, face, exclude) = match (form.has_image("image"), form.option("face_id").map(String::from)) {
+        (true, None) => {
+            let img = form.image("image", &state.http).await?;
+            let face = state.faces.largest_face(img.clone(), "image").await?;
+            (state.faces.embed(img, &face).await?, Some(face), None)
+        }
+        (false, Some(face_id)) => (state.gallery.embedding_of(&collection, &face_id)?, None, Some(face_id)),
+        (true, Some(_)) => {
+            return Err(ApiError::InvalidField {
+                field: "face_id".into(),
+                reason: "give either image or face_id".into(),
+            })
+        }
+        (false, None) => return Err(ApiError::MissingField("image".into())),
+    };
+    let matches = state.gallery.search(&collection, &query, top_k, threshold, exclude.as_deref())?;
+    metrics::get().observe_gallery("search", started.elapsed().as_secs_f64());
+    Ok(HttpResponse::Ok().json(json!({
+        "collection": collection,
+        "matches": matches.iter().map(|h| json!({ "external_id": h.external_id, "face_id": h.face_id, "similarity": h.similarity })).collect::<Vec<_>>(),
+        "threshold": threshold,
+        "operating_point": if form.option("threshold").is_some() { "custom" } else { op.name },
+        "top_k": top_k,
+        "face": face,
+    })))
+}

@@ -1,0 +1,340 @@
+//! Face gallery: collections of enrolled faces and 1:N search. The store (SQLite or PostgreSQL)
+//! is the source of truth; each replica keeps an in-memory index and brings it up to date by
+//! applying the store's change log from its last applied sequence number (woken by NOTIFY on
+//! PostgreSQL, by its own writes, and by polling as the fallback). A replica is ready once it
+//! has loaded a snapshot and caught up with the head.
+
+pub mod index;
+pub mod postgres;
+pub mod sqlite;
+pub mod store;
+
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, AtomicI64, Ordering},
+        Arc, Mutex, RwLock,
+    },
+    time::Duration,
+};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, OnceCell};
+
+use self::{
+    index::{CollectionIndex, Hit, Index},
+    store::{Change, CollectionInfo, FaceRow, NewFace, Store, StoreError},
+};
+use crate::{error::ApiError, telemetry::metrics};
+
+/// Where the gallery lives.
+#[derive(Debug, Clone)]
+pub struct GalleryConfig {
+    /// SQLite file `gallery.db` goes here when no database URL is given.
+    pub data_dir: PathBuf,
+    /// `postgres://...`: the shared store of a cluster.
+    pub database_url: Option<String>,
+    /// Polling interval of the change log (the fallback when no notification arrives).
+    pub poll: Duration,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GalleryStatus {
+    pub backend: &'static str,
+    pub ready: bool,
+    pub applied_sequence: i64,
+    pub head_sequence: i64,
+    pub lag_sequences: i64,
+    pub faces: usize,
+    pub error: Option<String>,
+}
+
+pub struct Gallery {
+    cfg: GalleryConfig,
+    store: OnceCell<Store>,
+    index: RwLock<Index>,
+    applied: AtomicI64,
+    head: AtomicI64,
+    ready: AtomicBool,
+    apply: tokio::sync::Mutex<()>,
+    last_error: Mutex<Option<String>>,
+}
+
+const PAGE: i64 = 2000;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::CollectionExists(id) => ApiError::CollectionExists(id),
+            StoreError::CollectionNotFound(id) => ApiError::CollectionNotFound(id),
+            StoreError::FaceNotFound(id) => ApiError::FaceNotFound(id),
+            StoreError::SubjectNotFound(id) => ApiError::SubjectNotFound(id),
+            StoreError::Backend(reason) => ApiError::StorageUnavailable(reason),
+        }
+    }
+}
+
+impl Gallery {
+    /// A gallery that connects, loads and follows the store in the background (retrying with
+    /// backoff); its routes answer 503 `storage_unavailable` and `/readyz` says why until then.
+    pub fn start(cfg: GalleryConfig) -> Arc<Gallery> {
+        let g = Arc::new(Gallery {
+            cfg,
+            store: OnceCell::new(),
+            index: RwLock::new(Index::default()),
+            applied: AtomicI64::new(0),
+            head: AtomicI64::new(0),
+            ready: AtomicBool::new(false),
+            apply: tokio::sync::Mutex::new(()),
+            last_error: Mutex::new(None),
+        });
+        tokio::spawn(g.clone().run());
+        g
+    }
+
+    /// Opens the store and loads the index before returning (tests, tools).
+    pub async fn open(cfg: GalleryConfig) -> Result<Arc<Gallery>, StoreError> {
+        let g = Gallery::start(cfg);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !g.is_ready() {
+            if tokio::time::Instant::now() > deadline {
+                return Err(StoreError::Backend(g.last_error().unwrap_or_else(|| "not ready after 30 s".into())));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(g)
+    }
+
+    async fn connect(&self) -> Result<Store, StoreError> {
+        match &self.cfg.database_url {
+            Some(url) => Ok(Store::Postgres(postgres::PgStore::open(url).await?)),
+            None => Ok(Store::Sqlite(sqlite::SqliteStore::open(&self.cfg.data_dir.join("gallery.db"))?)),
+        }
+    }
+
+    async fn run(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let outcome = match self.store.get() {
+                Some(_) => Ok(()),
+                None => self.connect().await.map(|s| {
+                    let _ = self.store.set(s);
+                }),
+            };
+            let outcome = match outcome {
+                Ok(()) => self.load_snapshot().await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "gallery store unavailable");
+                    self.set_error(Some(e.to_string()));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        let (wake_tx, mut wake) = mpsc::channel::<()>(1);
+        if let Some(url) = &self.cfg.database_url {
+            postgres::listen(url.clone(), wake_tx.clone());
+        }
+        loop {
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!(error = %e, "gallery catch-up failed");
+                self.set_error(Some(e.to_string()));
+            }
+            self.ready.store(true, Ordering::Release);
+            tokio::select! {
+                _ = wake.recv() => {}
+                _ = tokio::time::sleep(self.cfg.poll) => {}
+            }
+        }
+    }
+
+    async fn load_snapshot(&self) -> Result<(), StoreError> {
+        let store = self.store.get().ok_or_else(|| StoreError::Backend("not connected".into()))?;
+        let started = std::time::Instant::now();
+        let snap = store.snapshot().await?;
+        let mut index = Index::default();
+        for c in snap.collections {
+            index.collections.entry(c).or_default();
+        }
+        let n = snap.faces.len();
+        for (collection, face_id, external_id, embedding) in snap.faces {
+            index.collections.entry(collection).or_default().insert(&face_id, &external_id, &embedding);
+        }
+        let _guard = self.apply.lock().await;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        self.applied.store(snap.head, Ordering::Release);
+        self.head.store(snap.head, Ordering::Release);
+        self.refresh_metrics();
+        self.set_error(None);
+        tracing::info!(
+            backend = store.kind(),
+            faces = n,
+            sequence = snap.head,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "gallery index built"
+        );
+        Ok(())
+    }
+
+    /// Applies every change after the applied sequence number.
+    pub async fn catch_up(&self) -> Result<(), StoreError> {
+        let store = self.store.get().ok_or_else(|| StoreError::Backend("not connected".into()))?;
+        let _guard = self.apply.lock().await;
+        loop {
+            let from = self.applied.load(Ordering::Acquire);
+            let changes = store.changes_since(from, PAGE).await?;
+            if changes.is_empty() {
+                break;
+            }
+            let last = changes.last().map_or(from, Change::seq);
+            {
+                let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+                for c in changes {
+                    apply(&mut index, c);
+                }
+            }
+            self.applied.store(last, Ordering::Release);
+        }
+        let head = store.head().await?;
+        self.head.store(head, Ordering::Release);
+        self.refresh_metrics();
+        Ok(())
+    }
+
+    fn refresh_metrics(&self) {
+        let m = metrics::get();
+        m.set_gallery_lag(self.head.load(Ordering::Acquire) - self.applied.load(Ordering::Acquire));
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        m.set_gallery_faces(index.collections.iter().map(|(k, v)| (k.as_str(), v.len())));
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = e;
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn status(&self) -> GalleryStatus {
+        let (applied, head) = (self.applied.load(Ordering::Acquire), self.head.load(Ordering::Acquire));
+        let faces =
+            self.index.read().unwrap_or_else(|p| p.into_inner()).collections.values().map(CollectionIndex::len).sum();
+        GalleryStatus {
+            backend: if self.cfg.database_url.is_some() { "postgres" } else { "sqlite" },
+            ready: self.is_ready(),
+            applied_sequence: applied,
+            head_sequence: head,
+            lag_sequences: head - applied,
+            faces,
+            error: self.last_error(),
+        }
+    }
+
+    fn store(&self) -> Result<&Store, ApiError> {
+        self.store.get().ok_or_else(|| {
+            ApiError::StorageUnavailable(self.last_error().unwrap_or_else(|| "the gallery store is connecting".into()))
+        })
+    }
+
+    /// After a write: bring this replica's index up to it before answering (read your writes).
+    async fn written(&self) -> Result<(), ApiError> {
+        self.catch_up().await.map_err(ApiError::from)
+    }
+
+    pub async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<(), ApiError> {
+        self.store()?.create_collection(id, description).await?;
+        self.written().await
+    }
+
+    pub async fn delete_collection(&self, id: &str) -> Result<(), ApiError> {
+        self.store()?.delete_collection(id).await?;
+        self.written().await
+    }
+
+    pub async fn list_collections(&self) -> Result<Vec<CollectionInfo>, ApiError> {
+        Ok(self.store()?.list_collections().await?)
+    }
+
+    /// Returns whether the face was new.
+    pub async fn enroll(&self, face: NewFace) -> Result<bool, ApiError> {
+        let (created, _) = self.store()?.enroll(face).await?;
+        self.written().await?;
+        Ok(created)
+    }
+
+    pub async fn list_faces(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<FaceRow>, ApiError> {
+        Ok(self.store()?.list_faces(collection, after, limit).await?)
+    }
+
+    pub async fn delete_face(&self, collection: &str, face_id: &str) -> Result<(), ApiError> {
+        self.store()?.delete_face(collection, face_id).await?;
+        self.written().await
+    }
+
+    pub async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, ApiError> {
+        let n = self.store()?.delete_subject(collection, external_id).await?;
+        self.written().await?;
+        Ok(n)
+    }
+
+    /// Exact top-k in `collection` of this replica's index.
+    pub fn search(
+        &self,
+        collection: &str,
+        query: &[f32],
+        k: usize,
+        threshold: f32,
+        exclude: Option<&str>,
+    ) -> Result<Vec<Hit>, ApiError> {
+        if !self.is_ready() {
+            return Err(ApiError::StorageUnavailable("the gallery index is still loading".into()));
+        }
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let c =
+            index.collections.get(collection).ok_or_else(|| ApiError::CollectionNotFound(collection.to_string()))?;
+        Ok(c.search(query, k, threshold, exclude))
+    }
+
+    /// The stored embedding of an enrolled face (search by face_id).
+    pub fn embedding_of(&self, collection: &str, face_id: &str) -> Result<Vec<f32>, ApiError> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let c =
+            index.collections.get(collection).ok_or_else(|| ApiError::CollectionNotFound(collection.to_string()))?;
+        c.embedding(face_id).map(<[f32]>::to_vec).ok_or_else(|| ApiError::FaceNotFound(face_id.to_string()))
+    }
+}
+
+fn apply(index: &mut Index, change: Change) {
+    match change {
+        Change::CreateCollection { collection, .. } => {
+            index.collections.entry(collection).or_default();
+        }
+        Change::DeleteCollection { collection, .. } => {
+            index.collections.remove(&collection);
+        }
+        Change::AddFace { collection, face_id, external_id, embedding: Some(e), .. } => {
+            index.collections.entry(collection).or_default().insert(&face_id, &external_id, &e);
+        }
+        // Deleted since: its delete entry follows, and the vector is gone (erasure).
+        Change::AddFace { embedding: None, .. } => {}
+        Change::DeleteFace { collection, face_id, .. } => {
+            if let Some(c) = index.collections.get_mut(&collection) {
+                c.remove(&face_id);
+            }
+        }
+    }
+}

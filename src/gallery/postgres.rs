@@ -1,0 +1,309 @@
+//! PostgreSQL backend, for clusters: the same schema and change log as SQLite; every write
+//! also sends `NOTIFY verity_gallery` (delivered at commit) so replicas wake up at once.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, Mutex};
+use tokio_postgres::{AsyncMessage, Client, NoTls, Transaction};
+
+use super::store::{from_bytes, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS verity_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
+INSERT INTO verity_head VALUES (1, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS verity_collections (
+  id TEXT PRIMARY KEY,
+  description TEXT,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS verity_faces (
+  face_id TEXT PRIMARY KEY,
+  collection TEXT NOT NULL REFERENCES verity_collections(id) ON DELETE CASCADE,
+  external_id TEXT NOT NULL,
+  image_sha256 TEXT NOT NULL,
+  embedding BYTEA NOT NULL,
+  metadata TEXT,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS verity_faces_subject ON verity_faces (collection, external_id);
+CREATE TABLE IF NOT EXISTS verity_changes (
+  seq BIGINT PRIMARY KEY,
+  op TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  face_id TEXT,
+  external_id TEXT
+);
+";
+
+pub const CHANNEL: &str = "verity_gallery";
+
+pub struct PgStore {
+    /// Writes take this client (transactions need it exclusively); reads share it too.
+    client: Mutex<Client>,
+}
+
+async fn connect(url: &str) -> Result<Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// Appends a change in `tx`, notifies listeners at commit, and returns its sequence number.
+async fn log(
+    tx: &Transaction<'_>,
+    op: &str,
+    collection: &str,
+    face_id: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<i64, StoreError> {
+    // The row lock on verity_head orders writers, so sequence numbers commit in order.
+    let seq: i64 = tx.query_one("UPDATE verity_head SET seq = seq + 1 WHERE id = 1 RETURNING seq", &[]).await?.get(0);
+    tx.execute(
+        "INSERT INTO verity_changes (seq, op, collection, face_id, external_id) VALUES ($1, $2, $3, $4, $5)",
+        &[&seq, &op, &collection, &face_id, &external_id],
+    )
+    .await?;
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()]).await?;
+    Ok(seq)
+}
+
+async fn collection_exists(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> {
+    Ok(tx.query_opt("SELECT 1 FROM verity_collections WHERE id = $1", &[&id]).await?.is_some())
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let client = connect(url).await?;
+        // Two replicas starting at once may both run the DDL: serialise them.
+        client
+            .batch_execute(&format!("SELECT pg_advisory_lock(7361); {SCHEMA} SELECT pg_advisory_unlock(7361);"))
+            .await?;
+        Ok(PgStore { client: Mutex::new(client) })
+    }
+
+    pub async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if collection_exists(&tx, id).await? {
+            return Err(StoreError::CollectionExists(id.to_string()));
+        }
+        tx.execute("INSERT INTO verity_collections (id, description) VALUES ($1, $2)", &[&id, &description]).await?;
+        let seq = log(&tx, "create_collection", id, None, None).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    pub async fn delete_collection(&self, id: &str) -> Result<i64, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if !collection_exists(&tx, id).await? {
+            return Err(StoreError::CollectionNotFound(id.to_string()));
+        }
+        tx.execute("DELETE FROM verity_faces WHERE collection = $1", &[&id]).await?;
+        tx.execute("DELETE FROM verity_collections WHERE id = $1", &[&id]).await?;
+        let seq = log(&tx, "delete_collection", id, None, None).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    pub async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError> {
+        let c = self.client.lock().await;
+        let rows = c
+            .query(
+                "SELECT c.id, c.description, to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                        (SELECT COUNT(*) FROM verity_faces f WHERE f.collection = c.id)
+                 FROM verity_collections c ORDER BY c.id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CollectionInfo { id: r.get(0), description: r.get(1), created_at: r.get(2), faces: r.get(3) })
+            .collect())
+    }
+
+    pub async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if !collection_exists(&tx, &face.collection).await? {
+            return Err(StoreError::CollectionNotFound(face.collection));
+        }
+        if tx.query_opt("SELECT 1 FROM verity_faces WHERE face_id = $1", &[&face.face_id]).await?.is_some() {
+            let head: i64 = tx.query_one("SELECT seq FROM verity_head WHERE id = 1", &[]).await?.get(0);
+            return Ok((false, head));
+        }
+        tx.execute(
+            "INSERT INTO verity_faces (face_id, collection, external_id, image_sha256, embedding, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &face.face_id,
+                &face.collection,
+                &face.external_id,
+                &face.image_sha256,
+                &to_bytes(&face.embedding),
+                &face.metadata,
+            ],
+        )
+        .await?;
+        let seq = log(&tx, "add_face", &face.collection, Some(&face.face_id), Some(&face.external_id)).await?;
+        tx.commit().await?;
+        Ok((true, seq))
+    }
+
+    pub async fn list_faces(
+        &self,
+        collection: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<FaceRow>, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if !collection_exists(&tx, collection).await? {
+            return Err(StoreError::CollectionNotFound(collection.to_string()));
+        }
+        let rows = tx
+            .query(
+                "SELECT face_id, external_id, metadata,
+                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                 FROM verity_faces WHERE collection = $1 AND face_id > $2 ORDER BY face_id LIMIT $3",
+                &[&collection, &after.unwrap_or(""), &limit],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(rows
+            .iter()
+            .map(|r| FaceRow {
+                face_id: r.get(0),
+                external_id: r.get(1),
+                metadata: r.get::<_, Option<String>>(2).and_then(|m| serde_json::from_str(&m).ok()),
+                created_at: r.get(3),
+            })
+            .collect())
+    }
+
+    pub async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if !collection_exists(&tx, collection).await? {
+            return Err(StoreError::CollectionNotFound(collection.to_string()));
+        }
+        let n = tx
+            .execute("DELETE FROM verity_faces WHERE collection = $1 AND face_id = $2", &[&collection, &face_id])
+            .await?;
+        if n == 0 {
+            return Err(StoreError::FaceNotFound(face_id.to_string()));
+        }
+        let seq = log(&tx, "delete_face", collection, Some(face_id), None).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    pub async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if !collection_exists(&tx, collection).await? {
+            return Err(StoreError::CollectionNotFound(collection.to_string()));
+        }
+        let rows = tx
+            .query(
+                "DELETE FROM verity_faces WHERE collection = $1 AND external_id = $2 RETURNING face_id",
+                &[&collection, &external_id],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::SubjectNotFound(external_id.to_string()));
+        }
+        for r in &rows {
+            let id: String = r.get(0);
+            log(&tx, "delete_face", collection, Some(&id), Some(external_id)).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+        let c = self.client.lock().await;
+        let rows = c
+            .query(
+                "SELECT c.seq, c.op, c.collection, c.face_id, c.external_id, f.embedding
+                 FROM verity_changes c LEFT JOIN verity_faces f ON c.op = 'add_face' AND f.face_id = c.face_id
+                 WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+                &[&seq, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Change::from_row(r.get(0), r.get::<_, &str>(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect()
+    }
+
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        let c = self.client.lock().await;
+        Ok(c.query_one("SELECT seq FROM verity_head WHERE id = 1", &[]).await?.get(0))
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await?;
+        let head: i64 = tx.query_one("SELECT seq FROM verity_head WHERE id = 1", &[]).await?.get(0);
+        let collections = tx.query("SELECT id FROM verity_collections", &[]).await?.iter().map(|r| r.get(0)).collect();
+        let faces = tx
+            .query("SELECT collection, face_id, external_id, embedding FROM verity_faces", &[])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), from_bytes(r.get::<_, &[u8]>(3))))
+            .collect();
+        tx.commit().await?;
+        Ok(Snapshot { head, collections, faces })
+    }
+}
+
+/// Listens for change notifications on a dedicated connection, reconnecting with backoff;
+/// every notification (and every reconnect) sends a wake-up.
+pub fn listen(url: String, wake: mpsc::Sender<()>) {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match tokio_postgres::connect(&url, NoTls).await {
+                Ok((client, mut connection)) => {
+                    let (tx, mut rx) = mpsc::unbounded_channel();
+                    let pump = tokio::spawn(async move {
+                        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                        while let Some(m) = messages.next().await {
+                            match m {
+                                Ok(AsyncMessage::Notification(_)) => {
+                                    let _ = tx.send(());
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "gallery listener connection failed");
+                                    break;
+                                }
+                            }
+                        }
+                    });
+                    if client.batch_execute(&format!("LISTEN {CHANNEL}")).await.is_ok() {
+                        backoff = Duration::from_millis(200);
+                        let _ = wake.try_send(());
+                        while rx.recv().await.is_some() {
+                            let _ = wake.try_send(());
+                        }
+                    }
+                    pump.abort();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "gallery listener cannot connect")
+                }
+            }
+            if wake.is_closed() {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    });
+}
