@@ -41,9 +41,16 @@ run: setup build
 	@echo "==> verity serve on $${VERITY_LISTEN:-0.0.0.0:8080} (EP=$(EP))"
 	$(GPU_ENV) VERITY_EP=$(EP) ./target/release/verity serve
 
+# PostgreSQL for the gallery tests: a private server from Debian's packages (scripts/pg.sh),
+# unless VERITY_TEST_DATABASE_URL already names one.
 test: setup
-	@echo "==> cargo test --release"
-	$(GPU_ENV) VERITY_EP=$(EP) $(CARGO) test --release --locked
+	@echo "==> PostgreSQL for the gallery tests"
+	@set -e; url="$${VERITY_TEST_DATABASE_URL:-$$(bash scripts/pg.sh start)}"; \
+	  echo "    $$url"; \
+	  echo "==> cargo test --release"; \
+	  rc=0; $(GPU_ENV) VERITY_EP=$(EP) VERITY_TEST_DATABASE_URL="$$url" $(CARGO) test --release --locked || rc=$$?; \
+	  [ -n "$${VERITY_TEST_DATABASE_URL:-}" ] || bash scripts/pg.sh stop; \
+	  exit $$rc
 
 lint:
 	$(CARGO) fmt --check
