@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models bench bench-load clean-cache help
+.PHONY: all build run test lint fmt setup runtime models bench bench-load bench-gallery clean-cache help
 
 all: build
 
@@ -61,6 +61,10 @@ fmt:
 
 bench: setup
 	$(CARGO) bench --locked --bench face
+
+# 1,000,000 synthetic embeddings: index build, top-10 search, memory per face, enroll rate.
+bench-gallery:
+	$(CARGO) bench --locked --bench gallery
 
 # Starts the server and drives POST /v1/faces/verify at concurrency 1..32; prints the model floor.
 bench-load: setup build

@@ -83,14 +83,14 @@ impl CollectionIndex {
             .par_chunks(CHUNK_ROWS * dim)
             .enumerate()
             .flat_map_iter(|(c, chunk)| {
-                let mut local: Vec<(f32, usize)> = chunk
-                    .chunks_exact(dim)
-                    .enumerate()
-                    .map(|(r, v)| (dot(v, query), c * CHUNK_ROWS + r))
-                    .filter(|&(s, i)| s >= threshold && Some(i) != skip)
-                    .collect();
-                top(&mut local, k);
-                local
+                let mut kept = TopK::new(k, threshold);
+                for (r, v) in chunk.chunks_exact(dim).enumerate() {
+                    let i = c * CHUNK_ROWS + r;
+                    if Some(i) != skip {
+                        kept.offer(dot(v, query), i);
+                    }
+                }
+                kept.into_vec()
             })
             .collect();
         top(&mut best, k);
@@ -108,6 +108,37 @@ impl CollectionIndex {
         let ids: usize = self.ids.iter().map(|(f, e)| f.capacity() + e.capacity() + 48).sum();
         let map = self.pos.capacity() * (24 + 8 + 8) + self.pos.keys().map(String::capacity).sum::<usize>();
         (self.vectors.capacity() * 4 + ids + map) / self.len().max(1)
+    }
+}
+
+/// Streaming top-k: candidates above the current floor go into a buffer that is cut back to
+/// `k` whenever it doubles, so a scan allocates nothing per row.
+struct TopK {
+    k: usize,
+    floor: f32,
+    buf: Vec<(f32, usize)>,
+}
+
+impl TopK {
+    fn new(k: usize, threshold: f32) -> TopK {
+        TopK { k, floor: threshold, buf: Vec::with_capacity(2 * k + 1) }
+    }
+
+    #[inline]
+    fn offer(&mut self, score: f32, i: usize) {
+        if score < self.floor {
+            return;
+        }
+        self.buf.push((score, i));
+        if self.buf.len() >= 2 * self.k {
+            top(&mut self.buf, self.k);
+            self.floor = self.floor.max(self.buf[self.k - 1].0);
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<(f32, usize)> {
+        top(&mut self.buf, self.k);
+        self.buf
     }
 }
 
