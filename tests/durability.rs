@@ -4,66 +4,22 @@
 mod common;
 
 use std::{
-    net::TcpListener,
-    path::Path,
-    process::{Child, Command},
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use base64::Engine as _;
+use common::server::{agent, free_port, post, start};
 use serde_json::{json, Value};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn start(data_dir: &Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_verity"))
-        .arg("serve")
-        .env("VERITY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("VERITY_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .spawn()
-        .expect("verity starts");
-    let server = Server(child);
-    let started = Instant::now();
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    while agent().get(&url).call().map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(started.elapsed() < Duration::from_secs(60), "server not ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
-
-fn post(url: &str, body: &Value) -> Option<(u16, Value)> {
-    let mut r = agent().post(url).header("content-type", "application/json").send(body.to_string()).ok()?;
-    let status = r.status().as_u16();
-    let body = r.body_mut().read_to_vec().ok()?;
-    Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-}
 
 #[test]
 fn acknowledged_enrollments_survive_kill_9() {
     let dir = std::env::temp_dir().join(format!("verity-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = start(&dir, port);
+    let port = free_port();
+    let data_dir = dir.to_str().unwrap().to_string();
+    let mut server = start(port, &[("VERITY_DATA_DIR", &data_dir)]);
+    let base = server.base.clone();
     assert_eq!(post(&format!("{base}/v1/collections"), &json!({ "id": "burst" })).unwrap().0, 201);
 
     let image = base64::engine::general_purpose::STANDARD.encode(common::image_bytes("obama2.jpg"));
@@ -84,15 +40,15 @@ fn acknowledged_enrollments_survive_kill_9() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(2500));
-    server.0.kill().expect("kill -9"); // SIGKILL
-    let _ = server.0.wait();
+    server.child.kill().expect("kill -9"); // SIGKILL
+    let _ = server.child.wait();
     for w in workers {
         w.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 4, "the burst acknowledged only {} enrollments", acked.len());
 
-    let _server = start(&dir, port);
+    let _server = start(port, &[("VERITY_DATA_DIR", &data_dir)]);
     let mut stored = std::collections::HashSet::new();
     let mut after = String::new();
     loop {

@@ -2,6 +2,8 @@
 //! real test images (`../shared/testdata`, or `VERITY_TESTDATA`).
 #![allow(dead_code)] // each test binary uses part of this module
 
+pub mod server;
+
 use std::{
     path::PathBuf,
     sync::{
