@@ -1,6 +1,7 @@
 //! Pipelines: model calls in order, with the pure maths of `vision` in between.
 
 pub mod face;
+pub mod mrz;
 pub mod operating;
 pub mod yunet;
 

@@ -1,0 +1,519 @@
+//! ICAO 9303 machine-readable zones: finding the MRZ among OCR lines, repairing OCR confusions
+//! by field type, parsing TD1 (3x30), TD2 (2x36), TD3 (2x44), MRV-A (2x44) and MRV-B (2x36),
+//! and checking every check digit. Pure functions, no I/O.
+//!
+//! Repairs never invent a different valid document: digits-only fields only get letters mapped
+//! to the digits they resemble (a letter can never be right there), alphabetic fields the
+//! reverse, and the alphanumeric document number only when the original fails its check digit
+//! and exactly one confusable substitution makes it pass.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Td1,
+    Td2,
+    Td3,
+    MrvA,
+    MrvB,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub field: &'static str,
+    pub valid: bool,
+    /// The check digit printed in the zone.
+    pub found: String,
+    /// The check digit computed from the field.
+    pub expected: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mrz {
+    pub format: Format,
+    /// The zone's lines after repair.
+    pub lines: Vec<String>,
+    pub document_code: String,
+    pub issuing_state: String,
+    pub document_number: String,
+    pub surname: String,
+    pub given_names: String,
+    pub nationality: String,
+    /// ISO date (YYYY-MM-DD), or the raw YYMMDD when it is not a valid date.
+    pub birth_date: String,
+    pub sex: String,
+    pub expiry_date: String,
+    pub optional_data: String,
+    pub optional_data_2: String,
+    pub checks: Vec<CheckResult>,
+    /// Every check digit valid.
+    pub valid: bool,
+    /// Characters changed by repair: (line, column, from, to).
+    pub repairs: Vec<(usize, usize, char, char)>,
+}
+
+/// ICAO 9303 check digit (weights 7, 3, 1; digits, A=10 … Z=35, `<` = 0); `None` for other
+/// characters.
+pub fn check_digit(s: &str) -> Option<char> {
+    let weights = [7u32, 3, 1];
+    let mut sum = 0u32;
+    for (i, c) in s.chars().enumerate() {
+        let v = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'A'..='Z' => c as u32 - 'A' as u32 + 10,
+            '<' => 0,
+            _ => return None,
+        };
+        sum += v * weights[i % 3];
+    }
+    char::from_digit(sum % 10, 10)
+}
+
+/// Uppercases, drops spaces, and maps the usual OCR renderings of the filler to `<`.
+pub fn normalise(line: &str) -> String {
+    line.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '«' | '‹' | '(' | '[' | '{' | '≤' | '＜' => '<',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
+fn is_mrz_char(c: char) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit() || c == '<'
+}
+
+/// A line that could belong to an MRZ: its charset, a length near 30, 36 or 44, and fillers
+/// (or, for the data lines, enough digits).
+fn candidate(line: &str) -> Option<usize> {
+    let n = line.chars().count();
+    let mrz_chars = line.chars().filter(|&c| is_mrz_char(c)).count();
+    if mrz_chars * 10 < n * 9 {
+        return None;
+    }
+    let has_filler = line.contains('<');
+    [30usize, 36, 44].into_iter().find(|&len| n + 2 >= len && n <= len + 2 && has_filler)
+}
+
+fn fit(line: &str, len: usize) -> String {
+    let mut s: String = line.chars().filter(|&c| is_mrz_char(c)).take(len).collect();
+    while s.len() < len {
+        s.push('<');
+    }
+    s
+}
+
+/// Finds the MRZ among OCR lines (top to bottom): three lines of ~30, or two of ~36 or ~44.
+pub fn find(lines: &[String]) -> Option<Vec<String>> {
+    let norm: Vec<String> = lines.iter().map(|l| normalise(l)).collect();
+    let kinds: Vec<Option<usize>> = norm.iter().map(|l| candidate(l)).collect();
+    for i in 0..norm.len() {
+        if kinds[i] == Some(30) && i + 2 < norm.len() && kinds[i + 1] == Some(30) && kinds[i + 2] == Some(30) {
+            return Some((i..i + 3).map(|j| fit(&norm[j], 30)).collect());
+        }
+    }
+    for len in [44usize, 36] {
+        for i in 0..norm.len().saturating_sub(1) {
+            if kinds[i] == Some(len) && kinds[i + 1] == Some(len) {
+                return Some((i..i + 2).map(|j| fit(&norm[j], len)).collect());
+            }
+        }
+    }
+    None
+}
+
+fn to_digit(c: char) -> char {
+    match c {
+        'O' | 'D' | 'Q' | 'U' => '0',
+        'I' | 'L' | 'T' => '1',
+        'Z' => '2',
+        'B' => '8',
+        'S' => '5',
+        'G' => '6',
+        'A' => '4',
+        c => c,
+    }
+}
+
+fn to_letter(c: char) -> char {
+    match c {
+        '0' => 'O',
+        '1' => 'I',
+        '2' => 'Z',
+        '5' => 'S',
+        '8' => 'B',
+        '6' => 'G',
+        '4' => 'A',
+        c => c,
+    }
+}
+
+struct Zone {
+    lines: Vec<Vec<char>>,
+    repairs: Vec<(usize, usize, char, char)>,
+}
+
+impl Zone {
+    fn get(&self, line: usize, from: usize, to: usize) -> String {
+        self.lines[line][from..to].iter().collect()
+    }
+
+    fn map(&mut self, line: usize, from: usize, to: usize, f: fn(char) -> char) {
+        for col in from..to {
+            let c = self.lines[line][col];
+            let r = if c == '<' { c } else { f(c) };
+            if r != c {
+                self.lines[line][col] = r;
+                self.repairs.push((line, col, c, r));
+            }
+        }
+    }
+
+    /// Numeric field with its check digit at `cd`.
+    fn digits(&mut self, line: usize, from: usize, to: usize) {
+        self.map(line, from, to, to_digit);
+    }
+
+    fn letters(&mut self, line: usize, from: usize, to: usize) {
+        self.map(line, from, to, to_letter);
+    }
+
+    /// Repairs the alphanumeric field [from, to) only if it fails its check digit at `cd` and
+    /// exactly one single confusable substitution makes it pass.
+    fn document_number(&mut self, line: usize, from: usize, to: usize, cd: usize) {
+        let field = self.get(line, from, to);
+        let printed = self.lines[line][cd];
+        if check_digit(&field) == Some(printed) {
+            return;
+        }
+        let mut fixes = Vec::new();
+        for col in from..to {
+            let c = self.lines[line][col];
+            for alt in [to_digit(c), to_letter(c)] {
+                if alt != c {
+                    let mut trial: Vec<char> = field.chars().collect();
+                    trial[col - from] = alt;
+                    let trial: String = trial.into_iter().collect();
+                    if check_digit(&trial) == Some(printed) {
+                        fixes.push((col, c, alt));
+                    }
+                }
+            }
+        }
+        if let [(col, c, alt)] = fixes[..] {
+            self.lines[line][col] = alt;
+            self.repairs.push((line, col, c, alt));
+        }
+    }
+
+    fn check(&self, field: &'static str, value: &str, line: usize, cd: usize) -> CheckResult {
+        let found = self.lines[line][cd].to_string();
+        let expected = check_digit(value).map(String::from).unwrap_or_else(|| "?".into());
+        CheckResult { field, valid: found == expected, found, expected }
+    }
+}
+
+fn text(s: &str) -> String {
+    s.split('<').filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn names(s: &str) -> (String, String) {
+    let trimmed = s.trim_end_matches('<');
+    match trimmed.split_once("<<") {
+        Some((surname, given)) => (text(surname), text(given)),
+        None => (text(trimmed), String::new()),
+    }
+}
+
+/// YYMMDD to YYYY-MM-DD. Birth dates are never in the future (relative to `this_year`);
+/// expiry dates are read as 20YY below 70 (documents are valid for at most ~10 years).
+fn date(yymmdd: &str, birth: bool, this_year: i32) -> String {
+    let Ok(n) = yymmdd.parse::<u32>() else { return yymmdd.to_string() };
+    let (yy, mm, dd) = ((n / 10000) as i32, n / 100 % 100, n % 100);
+    if !(1..=12).contains(&mm) || !(1..=31).contains(&dd) {
+        return yymmdd.to_string();
+    }
+    let century = if birth {
+        if 2000 + yy > this_year {
+            1900
+        } else {
+            2000
+        }
+    } else if yy < 70 {
+        2000
+    } else {
+        1900
+    };
+    format!("{:04}-{mm:02}-{dd:02}", century + yy)
+}
+
+/// Parses a zone found by [`find`]; `this_year` decides the century of birth dates.
+pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
+    let lens: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+    let format = match (lens.as_slice(), lines.first().map(|l| l.starts_with('V'))) {
+        ([30, 30, 30], _) => Format::Td1,
+        ([44, 44], Some(true)) => Format::MrvA,
+        ([44, 44], _) => Format::Td3,
+        ([36, 36], Some(true)) => Format::MrvB,
+        ([36, 36], _) => Format::Td2,
+        _ => return None,
+    };
+    let mut z = Zone { lines: lines.iter().map(|l| l.chars().collect()).collect(), repairs: Vec::new() };
+    let mut checks = Vec::new();
+    let mrz = match format {
+        Format::Td1 => {
+            z.letters(0, 2, 5);
+            z.digits(0, 14, 15);
+            z.digits(1, 0, 7);
+            z.digits(1, 8, 15);
+            z.letters(1, 15, 18);
+            z.digits(1, 29, 30);
+            z.letters(2, 0, 30);
+            z.document_number(0, 5, 14, 14);
+            let (surname, given_names) = names(&z.get(2, 0, 30));
+            checks.push(z.check("document_number", &z.get(0, 5, 14), 0, 14));
+            checks.push(z.check("birth_date", &z.get(1, 0, 6), 1, 6));
+            checks.push(z.check("expiry_date", &z.get(1, 8, 14), 1, 14));
+            let composite = format!("{}{}{}{}", z.get(0, 5, 30), z.get(1, 0, 7), z.get(1, 8, 15), z.get(1, 18, 29));
+            checks.push(z.check("composite", &composite, 1, 29));
+            build(
+                &z,
+                format,
+                (0, 0, 2),
+                (0, 2, 5),
+                (0, 5, 14),
+                (1, 15, 18),
+                (1, 0, 6),
+                (1, 7, 8),
+                (1, 8, 14),
+                surname,
+                given_names,
+                (0, 15, 30),
+                Some((1, 18, 29)),
+                this_year,
+            )
+        }
+        Format::Td2 | Format::Td3 | Format::MrvA | Format::MrvB => {
+            let len = lens[0];
+            let mrv = matches!(format, Format::MrvA | Format::MrvB);
+            let opt_end = if mrv { len } else { len - 1 };
+            z.letters(0, 2, 5);
+            z.digits(1, 9, 10);
+            z.letters(1, 10, 13);
+            z.digits(1, 13, 20);
+            z.digits(1, 21, 28);
+            if !mrv {
+                z.digits(1, len - 1, len);
+            }
+            z.letters(0, 5, len);
+            z.document_number(1, 0, 9, 9);
+            let (surname, given_names) = names(&z.get(0, 5, len));
+            checks.push(z.check("document_number", &z.get(1, 0, 9), 1, 9));
+            checks.push(z.check("birth_date", &z.get(1, 13, 19), 1, 19));
+            checks.push(z.check("expiry_date", &z.get(1, 21, 27), 1, 27));
+            if format == Format::Td3 {
+                z.digits(1, 42, 43);
+                checks.push(z.check("optional_data", &z.get(1, 28, 42), 1, 42));
+            }
+            if !mrv {
+                let composite = format!("{}{}{}", z.get(1, 0, 10), z.get(1, 13, 20), z.get(1, 21, len - 1));
+                checks.push(z.check("composite", &composite, 1, len - 1));
+            }
+            let opt_to = if format == Format::Td3 { 42 } else { opt_end };
+            build(
+                &z,
+                format,
+                (0, 0, 2),
+                (0, 2, 5),
+                (1, 0, 9),
+                (1, 10, 13),
+                (1, 13, 19),
+                (1, 20, 21),
+                (1, 21, 27),
+                surname,
+                given_names,
+                (1, 28, opt_to),
+                None,
+                this_year,
+            )
+        }
+    };
+    let valid = checks.iter().all(|c| c.valid);
+    Some(Mrz { checks, valid, ..mrz })
+}
+
+type Span = (usize, usize, usize);
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    z: &Zone,
+    format: Format,
+    code: Span,
+    state: Span,
+    number: Span,
+    nationality: Span,
+    birth: Span,
+    sex: Span,
+    expiry: Span,
+    surname: String,
+    given_names: String,
+    optional: Span,
+    optional_2: Option<Span>,
+    this_year: i32,
+) -> Mrz {
+    let g = |(l, a, b): Span| z.get(l, a, b);
+    Mrz {
+        format,
+        lines: z.lines.iter().map(|l| l.iter().collect()).collect(),
+        document_code: text(&g(code)),
+        issuing_state: text(&g(state)),
+        document_number: g(number).trim_end_matches('<').to_string(),
+        surname,
+        given_names,
+        nationality: text(&g(nationality)),
+        birth_date: date(&g(birth), true, this_year),
+        sex: match g(sex).as_str() {
+            "<" => "X".into(),
+            s => s.to_string(),
+        },
+        expiry_date: date(&g(expiry), false, this_year),
+        optional_data: text(&g(optional)),
+        optional_data_2: optional_2.map(|s| text(&g(s))).unwrap_or_default(),
+        checks: Vec::new(),
+        valid: false,
+        repairs: z.repairs.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TD3: [&str; 2] =
+        ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
+    const TD1: [&str; 3] =
+        ["I<NLDSPECI20142999999990<<<<<8", "6503101F2403096NLD<<<<<<<<<<<8", "DE<BRUIJN<<WILLEKE<LISELOTTE<<"];
+    // ICAO 9303 part 5 TD1 specimen.
+    const TD1_ICAO: [&str; 3] =
+        ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
+    // ICAO 9303 part 6 TD2 specimen.
+    const TD2: [&str; 2] = ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "D231458907UTO7408122F1204159<<<<<<<6"];
+    // ICAO 9303 part 7 MRV-A and MRV-B specimens.
+    const MRVA: [&str; 2] =
+        ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L8988901C4XXX4009078F96121096ZE184226B<<<<<<"];
+    const MRVB: [&str; 2] = ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "L8988901C4XXX4009078F9612109<<<<<<<<"];
+
+    fn lines(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn check_digits_of_the_specimen() {
+        assert_eq!(check_digit("L898902C3"), Some('6'));
+        assert_eq!(check_digit("740812"), Some('2'));
+        assert_eq!(check_digit("120415"), Some('9'));
+        assert_eq!(check_digit("ZE184226B<<<<<"), Some('1'));
+        assert_eq!(check_digit("a"), None);
+    }
+
+    #[test]
+    fn td3_specimen_parses_with_every_check_valid() {
+        let m = parse(&lines(&TD3), 2026).unwrap();
+        assert_eq!(m.format, Format::Td3);
+        assert_eq!((m.surname.as_str(), m.given_names.as_str()), ("ERIKSSON", "ANNA MARIA"));
+        assert_eq!(m.document_number, "L898902C3");
+        assert_eq!((m.birth_date.as_str(), m.expiry_date.as_str()), ("1974-08-12", "2012-04-15"));
+        assert_eq!((m.sex.as_str(), m.nationality.as_str(), m.issuing_state.as_str()), ("F", "UTO", "UTO"));
+        assert_eq!(m.optional_data, "ZE184226B");
+        assert!(m.valid && m.checks.len() == 5, "{:?}", m.checks);
+        assert!(m.repairs.is_empty());
+    }
+
+    #[test]
+    fn td1_specimens_parse() {
+        let m = parse(&lines(&TD1), 2026).unwrap();
+        assert_eq!(m.format, Format::Td1);
+        assert_eq!((m.surname.as_str(), m.given_names.as_str()), ("DE BRUIJN", "WILLEKE LISELOTTE"));
+        assert_eq!((m.document_number.as_str(), m.nationality.as_str()), ("SPECI2014", "NLD"));
+        assert_eq!((m.birth_date.as_str(), m.expiry_date.as_str()), ("1965-03-10", "2024-03-09"));
+        assert!(m.valid, "{:?}", m.checks);
+        let icao = parse(&lines(&TD1_ICAO), 2026).unwrap();
+        assert_eq!(icao.document_number, "D23145890");
+        assert!(icao.valid, "{:?}", icao.checks);
+    }
+
+    #[test]
+    fn td2_and_visas_parse() {
+        let td2 = parse(&lines(&TD2), 2026).unwrap();
+        assert_eq!((td2.format, td2.document_number.as_str()), (Format::Td2, "D23145890"));
+        assert!(td2.valid, "{:?}", td2.checks);
+        let a = parse(&lines(&MRVA), 2026).unwrap();
+        assert_eq!((a.format, a.document_number.as_str(), a.nationality.as_str()), (Format::MrvA, "L8988901C", "XXX"));
+        assert_eq!(a.birth_date, "1940-09-07");
+        assert!(a.valid, "{:?}", a.checks);
+        let b = parse(&lines(&MRVB), 2026).unwrap();
+        assert_eq!(b.format, Format::MrvB);
+        assert!(b.valid, "{:?}", b.checks);
+    }
+
+    #[test]
+    fn ocr_confusions_are_repaired_by_field_type() {
+        // O for 0 in the birth date, 0 for O in the surname, 0 for O in the issuing state.
+        let ocr = ["P<UT0ERIKSS0N<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO74O8122F1204159ZE184226B<<<<<10"];
+        let m = parse(&lines(&ocr), 2026).unwrap();
+        assert!(m.valid, "{:?}", m.checks);
+        assert_eq!(
+            (m.surname.as_str(), m.birth_date.as_str(), m.issuing_state.as_str()),
+            ("ERIKSSON", "1974-08-12", "UTO")
+        );
+        assert_eq!(m.repairs.len(), 3);
+        // A 0 of the document number read as O fails its check digit; 0 is the one fix that passes.
+        let doc = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L8989O2C36UTO7408122F1204159ZE184226B<<<<<10"];
+        let m = parse(&lines(&doc), 2026).unwrap();
+        assert_eq!(m.document_number, "L898902C3");
+        assert!(m.valid);
+    }
+
+    #[test]
+    fn a_changed_digit_is_reported_not_fixed() {
+        let bad = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408132F1204159ZE184226B<<<<<10"];
+        let m = parse(&lines(&bad), 2026).unwrap();
+        assert!(!m.valid);
+        assert_eq!(m.birth_date, "1974-08-13");
+        let failing: Vec<&str> = m.checks.iter().filter(|c| !c.valid).map(|c| c.field).collect();
+        assert_eq!(failing, ["birth_date", "composite"]);
+    }
+
+    #[test]
+    fn fillers_missing_given_names_and_centuries() {
+        let no_given = ["P<UTOERIKSSON<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
+        let m = parse(&lines(&no_given), 2026).unwrap();
+        assert_eq!((m.surname.as_str(), m.given_names.as_str()), ("ERIKSSON", ""));
+        assert_eq!(date("100101", true, 2026), "2010-01-01");
+        assert_eq!(date("300101", true, 2026), "1930-01-01");
+        assert_eq!(date("300101", false, 2026), "2030-01-01");
+        assert_eq!(date("991301", true, 2026), "991301", "month 13 stays raw");
+    }
+
+    #[test]
+    fn find_picks_the_zone_out_of_other_text() {
+        let ocr: Vec<String> = [
+            "PASSPORT",
+            "Surname ERIKSSON",
+            "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<",
+            "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let zone = find(&ocr).unwrap();
+        assert_eq!(zone.len(), 2);
+        assert_eq!(zone[0].len(), 44, "a line one filler short is padded");
+        let td1: Vec<String> =
+            std::iter::once("NEDERLAND".to_string()).chain(TD1.iter().map(|s| s.replace('<', "«"))).collect();
+        assert_eq!(find(&td1).unwrap(), lines(&TD1));
+        assert!(find(&["hello world".to_string()]).is_none());
+    }
+}
