@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     gallery::Gallery,
     manifest::Manifest,
-    pipeline::{operating, FacePipeline},
+    pipeline::{document::DocumentPipeline, operating, FacePipeline},
     vision::{decode, pool},
 };
 
@@ -30,6 +30,10 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Verify { engine, operating_point, source, target } => offline(engine, |faces| async move {
             let op = operating::pick(&operating::VERIFY, Some(&operating_point))?;
             face::verify_op(&faces, load_image(&source, "source")?, load_image(&target, "target")?, op).await
+        }),
+        Command::Document { engine, image, back } => offline(engine, |faces| async move {
+            let back = back.map(|b| load_image(&b, "back")).transpose()?;
+            DocumentPipeline::new(faces).read(load_image(&image, "image")?, back).await
         }),
         Command::Liveness { engine, operating_point, image } => offline(engine, |faces| async move {
             let op = operating::pick(&operating::LIVENESS, Some(&operating_point))?;

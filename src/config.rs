@@ -45,6 +45,16 @@ pub enum Command {
         /// Target image file.
         target: PathBuf,
     },
+    /// Read an ID document (OCR, MRZ, portrait); prints the JSON of `POST /v1/documents/read`.
+    Document {
+        #[command(flatten)]
+        engine: EngineConfig,
+        /// Front side image file.
+        image: PathBuf,
+        /// Back side image file.
+        #[arg(long)]
+        back: Option<PathBuf>,
+    },
     /// Passive liveness of the one face in an image; prints the JSON of `POST /v1/faces/liveness`.
     Liveness {
         #[command(flatten)]
@@ -144,6 +154,12 @@ pub struct EngineConfig {
     /// to the max batch): `auto` turns it on for GPU providers, whose kernels are tuned per shape.
     #[arg(long, env = "VERITY_FIXED_SHAPES", value_enum, default_value_t = FixedShapes::Auto)]
     pub fixed_shapes: FixedShapes,
+    /// Text-detection model (manifest name): `ocr_det` (PP-OCRv6 tiny) or `ocr_det_v4`.
+    #[arg(long, env = "VERITY_OCR_DET", default_value = "ocr_det")]
+    pub ocr_det: String,
+    /// Text-recognition model (manifest name): `ocr_rec` (PP-OCRv6 tiny) or `ocr_rec_v4`.
+    #[arg(long, env = "VERITY_OCR_REC", default_value = "ocr_rec")]
+    pub ocr_rec: String,
     /// Minimum detector score for a face.
     #[arg(long, env = "VERITY_DETECT_SCORE", default_value_t = 0.6)]
     pub detect_score: f32,

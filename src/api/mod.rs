@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state, middleware.
 
+pub mod document;
 pub mod face;
 pub mod gallery;
 pub mod health;
@@ -93,6 +94,9 @@ pub fn build_app(
                         .service(post("/detect", face::detect))
                         .service(post("/verify", face::verify))
                         .service(post("/liveness", face::liveness)),
+                )
+                .service(
+                    web::scope("/documents").wrap(from_fn(middleware::admit)).service(post("/read", document::read)),
                 )
                 .service(
                     web::scope("/collections")

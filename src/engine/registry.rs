@@ -23,7 +23,7 @@ use crate::{
     telemetry::metrics,
 };
 
-/// Models the face pipeline needs, in load order.
+/// Models the face pipeline needs, in load order; the OCR pair comes from the configuration.
 pub const FACE_MODELS: [&str; 4] = ["yunet", "mobilefacenet", "minifasnet_v2", "minifasnet_v1se"];
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -44,6 +44,8 @@ enum SlotState {
 #[derive(Clone)]
 struct Loaded {
     handle: ModelHandle,
+    /// A recogniser's character list (metadata key `character`).
+    character: Option<Arc<String>>,
     provider: &'static str,
     fallback: Option<String>,
     sha256: String,
@@ -85,8 +87,11 @@ impl Engine {
     /// An engine whose models are all `loading`; call [`load_all`](Self::load_all) next.
     pub fn new(cfg: EngineConfig, manifest: &Manifest) -> Arc<Engine> {
         let budget = ThreadBudget::compute(&cfg);
+        // Configured names live as long as the process, like the constant ones.
+        let ocr = [cfg.ocr_det.clone(), cfg.ocr_rec.clone()].map(|n| &*n.leak());
         let slots = FACE_MODELS
             .iter()
+            .chain(ocr.iter())
             .map(|&name| Slot { name, entry: manifest.model(name).cloned(), state: RwLock::new(SlotState::Loading) })
             .collect();
         Arc::new(Engine { cfg, budget, slots })
@@ -141,10 +146,13 @@ impl Engine {
         let sha256 = entry.verify(&self.cfg.models_dir)?;
         let path: PathBuf = entry.path(&self.cfg.models_dir);
         let mut sessions = Vec::new();
-        let (mut provider, mut fallback) = ("cpu", None);
+        let (mut provider, mut fallback, mut character) = ("cpu", None, None);
         for _ in 0..self.budget.workers_per_model {
             let built = session::build(env, &path, &self.cfg, self.budget.intra_op_threads)?;
             (provider, fallback) = (built.provider, built.fallback);
+            if character.is_none() {
+                character = built.session.metadata().ok().and_then(|m| m.custom("character"));
+            }
             sessions.push(built.session);
         }
         let worker_cfg = WorkerConfig {
@@ -163,7 +171,7 @@ impl Engine {
         let zeros = vec![0.0; shape.iter().product()];
         handle.run_blocking(Tensor::new(shape, zeros)).map_err(|e| format!("warm-up run failed: {e}"))?;
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
-        Ok(Loaded { handle, provider, fallback, sha256, load_ms })
+        Ok(Loaded { handle, character: character.map(Arc::new), provider, fallback, sha256, load_ms })
     }
 
     fn slot(&self, name: &str) -> Option<&Slot> {
@@ -182,6 +190,14 @@ impl Engine {
             SlotState::Ready(l) => Ok(l.handle),
             SlotState::Loading => Err(unavailable("still loading".into())),
             SlotState::Failed(reason) => Err(unavailable(reason)),
+        }
+    }
+
+    /// The `character` metadata of a ready model (PP-OCR recognisers keep their charset there).
+    pub fn character_list(&self, name: &str) -> Option<Arc<String>> {
+        match Self::state(self.slot(name)?) {
+            SlotState::Ready(l) => l.character,
+            _ => None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! Pipelines: model calls in order, with the pure maths of `vision` in between.
 
+pub mod document;
 pub mod face;
 pub mod mrz;
+pub mod ocr;
 pub mod operating;
 pub mod yunet;
 

@@ -202,7 +202,21 @@ impl Zone {
                 }
             }
         }
-        if let [(col, c, alt)] = fixes[..] {
+        // Several single swaps can satisfy one check digit (weights repeat every three places):
+        // prefer the swap that matches its neighbours' kind (a letter among letters, a digit
+        // among digits), and only when exactly one does best.
+        let row = &self.lines[line];
+        let fit = |col: usize, alt: char| {
+            let kin = |c: char| c.is_ascii_digit() == alt.is_ascii_digit() && c != '<';
+            [col.checked_sub(1).filter(|&p| p >= from), Some(col + 1).filter(|&n| n < to)]
+                .into_iter()
+                .flatten()
+                .filter(|&p| kin(row[p]))
+                .count()
+        };
+        let best = fixes.iter().map(|&(col, _, alt)| fit(col, alt)).max().unwrap_or(0);
+        let winners: Vec<_> = fixes.iter().filter(|&&(col, _, alt)| fit(col, alt) == best).collect();
+        if let [&(col, c, alt)] = winners[..] {
             self.lines[line][col] = alt;
             self.repairs.push((line, col, c, alt));
         }
@@ -474,6 +488,12 @@ mod tests {
         let m = parse(&lines(&doc), 2026).unwrap();
         assert_eq!(m.document_number, "L898902C3");
         assert!(m.valid);
+        // SPECI2014 read as SPEC12014: I at 4 and I at 7 both satisfy the check digits; only
+        // the first sits next to a letter.
+        let nl = ["I<NLDSPEC120142999999990<<<<<8", "6503101F2403096NLD<<<<<<<<<<<8", "DE<BRUIJN<<WILLEKE<LISELOTTE<<"];
+        let m = parse(&lines(&nl), 2026).unwrap();
+        assert_eq!(m.lines, lines(&TD1));
+        assert!(m.valid, "{:?}", m.checks);
     }
 
     #[test]

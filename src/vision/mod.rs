@@ -2,6 +2,8 @@
 //! No I/O and no model calls here.
 
 pub mod align;
+pub mod ctc;
+pub mod db;
 pub mod decode;
 pub mod geometry;
 pub mod pool;

@@ -1,0 +1,19 @@
+//! `POST /v1/documents/read`: OCR, MRZ with check digits, portrait and checks of an ID document.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{
+    input::{read_form, FieldSpec},
+    AppState,
+};
+use crate::{error::ApiError, pipeline::document::DocumentPipeline};
+
+const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &["back"], options: &[] };
+
+pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
+    let mut form = read_form(&req, body, &READ, &state.http).await?;
+    let front = form.image("image", &state.http).await?;
+    let back = if form.has_image("back") { Some(form.image("back", &state.http).await?) } else { None };
+    let read = DocumentPipeline::new(state.faces.clone()).read(front, back).await?;
+    Ok(HttpResponse::Ok().json(read))
+}

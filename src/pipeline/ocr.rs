@@ -1,0 +1,205 @@
+//! OCR with a PaddleOCR detector/recogniser pair: DB text detection, a rotated crop of each
+//! line at the recogniser's height, batched CTC recognition with the charset from the model's
+//! metadata, and 180-degree handling (a low-confidence line is read upside down too and the
+//! better reading kept).
+
+use std::sync::Arc;
+
+use image::{Rgb, RgbImage};
+use serde::Serialize;
+
+use crate::{
+    engine::{Engine, Tensor},
+    error::ApiError,
+    vision::{
+        ctc,
+        db::{self, DbParams, TextBox},
+        geometry::{Point, Rect},
+        pool, resize,
+    },
+};
+
+/// tinyocr's tuned values for PP-OCRv6 tiny; they suit PP-OCRv4 as well.
+pub const DB: DbParams = DbParams { thresh: 0.2, box_thresh: 0.4, unclip_ratio: 1.4, max_candidates: 3000 };
+pub const DET_MAX_SIDE: u32 = 960;
+pub const REC_HEIGHT: u32 = 48;
+const REC_MIN_WIDTH: u32 = 320;
+const REC_MAX_WIDTH: u32 = 2400;
+/// Below this mean character probability a line is also read rotated by 180 degrees.
+const FLIP_BELOW: f32 = 0.85;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextLine {
+    pub text: String,
+    pub confidence: f32,
+    /// Corners clockwise from top-left, in image pixels.
+    pub polygon: [Point; 4],
+    #[serde(rename = "box")]
+    pub bbox: Rect,
+}
+
+#[derive(Clone)]
+pub struct Ocr {
+    engine: Arc<Engine>,
+}
+
+/// The detector input: stretched to multiples of 32 (longer side <= 960), BGR, ImageNet-normalised.
+fn det_input(img: &RgbImage) -> (Tensor, f32, f32) {
+    let (w, h) = img.dimensions();
+    let scale = (DET_MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
+    let to32 = |v: u32| (((v as f32 * scale) / 32.0).round() as u32 * 32).max(32);
+    let (nw, nh) = (to32(w), to32(h));
+    let small = resize::resize(img, nw, nh);
+    let (mean, std) = ([0.485f32, 0.456, 0.406], [0.229f32, 0.224, 0.225]);
+    let plane = (nw * nh) as usize;
+    let mut data = vec![0.0f32; 3 * plane];
+    for (i, p) in small.pixels().enumerate() {
+        for (c, v) in [p[2], p[1], p[0]].into_iter().enumerate() {
+            data[c * plane + i] = (f32::from(v) / 255.0 - mean[c]) / std[c];
+        }
+    }
+    (Tensor::new(vec![1, 3, nh as usize, nw as usize], data), w as f32 / nw as f32, h as f32 / nh as f32)
+}
+
+/// The line inside `b`, sampled onto a REC_HEIGHT-high strip (bilinear, affine).
+fn crop_line(img: &RgbImage, b: &TextBox) -> RgbImage {
+    let [tl, tr, _, bl] = b.corners;
+    let (w, h) = (b.width().max(1.0), b.height().max(1.0));
+    let out_w = ((REC_HEIGHT as f32 * w / h).ceil() as u32).clamp(8, REC_MAX_WIDTH);
+    let (u, v) = (Point { x: tr.x - tl.x, y: tr.y - tl.y }, Point { x: bl.x - tl.x, y: bl.y - tl.y });
+    let (iw, ih) = (img.width() as i64, img.height() as i64);
+    RgbImage::from_fn(out_w, REC_HEIGHT, |x, y| {
+        let (a, c) = ((x as f32 + 0.5) / out_w as f32, (y as f32 + 0.5) / REC_HEIGHT as f32);
+        let (sx, sy) = (tl.x + a * u.x + c * v.x - 0.5, tl.y + a * u.y + c * v.y - 0.5);
+        let (x0, y0) = (sx.floor() as i64, sy.floor() as i64);
+        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+        let at =
+            |xx: i64, yy: i64| img.get_pixel(xx.clamp(0, iw - 1) as u32, yy.clamp(0, ih - 1) as u32).0.map(f32::from);
+        let (p00, p10, p01, p11) = (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1));
+        Rgb(std::array::from_fn(|k| {
+            let top = p00[k] * (1.0 - fx) + p10[k] * fx;
+            let bottom = p01[k] * (1.0 - fx) + p11[k] * fx;
+            (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
+        }))
+    })
+}
+
+/// Crops padded to one width, BGR, (x/255 - 0.5) / 0.5; padding is 0 after normalisation.
+fn rec_input(crops: &[RgbImage]) -> Tensor {
+    let width = crops.iter().map(RgbImage::width).max().unwrap_or(REC_MIN_WIDTH).max(REC_MIN_WIDTH) as usize;
+    let h = REC_HEIGHT as usize;
+    let mut data = vec![0.0f32; crops.len() * 3 * h * width];
+    for (n, crop) in crops.iter().enumerate() {
+        let base = n * 3 * h * width;
+        for (x, y, p) in crop.enumerate_pixels() {
+            for (c, v) in [p[2], p[1], p[0]].into_iter().enumerate() {
+                data[base + c * h * width + y as usize * width + x as usize] = f32::from(v) / 127.5 - 1.0;
+            }
+        }
+    }
+    Tensor::new(vec![crops.len(), 3, h, width], data)
+}
+
+/// Top to bottom, left to right; boxes whose centres lie within half a line height share a row.
+fn reading_order(mut lines: Vec<TextLine>) -> Vec<TextLine> {
+    lines.sort_by(|a, b| (a.bbox.y + a.bbox.height / 2.0).total_cmp(&(b.bbox.y + b.bbox.height / 2.0)));
+    let mut rows: Vec<Vec<TextLine>> = Vec::new();
+    for line in lines {
+        let cy = line.bbox.y + line.bbox.height / 2.0;
+        match rows.last_mut() {
+            Some(row)
+                if (cy - (row[0].bbox.y + row[0].bbox.height / 2.0)).abs()
+                    <= 0.5 * row[0].bbox.height.min(line.bbox.height) =>
+            {
+                row.push(line)
+            }
+            _ => rows.push(vec![line]),
+        }
+    }
+    rows.into_iter()
+        .flat_map(|mut r| {
+            r.sort_by(|a, b| a.bbox.x.total_cmp(&b.bbox.x));
+            r
+        })
+        .collect()
+}
+
+impl Ocr {
+    pub fn new(engine: Arc<Engine>) -> Ocr {
+        Ocr { engine }
+    }
+
+    async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = self.engine.config().ocr_rec.clone();
+        let model = self.engine.get(&name)?;
+        let charset = self.engine.character_list(&name).ok_or_else(|| ApiError::ModelUnavailable {
+            model: name.clone(),
+            reason: "the recogniser has no `character` metadata".into(),
+        })?;
+        let n = crops.len();
+        let input = pool::run(move || Ok(rec_input(&crops))).await?;
+        let out = model.run(input).await?;
+        pool::run(move || {
+            let t = out.into_iter().next().ok_or_else(|| ApiError::Internal("recogniser gave no output".into()))?;
+            let (steps, classes) = (t.shape.get(1).copied().unwrap_or(0), t.shape.get(2).copied().unwrap_or(0));
+            if t.data.len() != n * steps * classes {
+                return Err(ApiError::Internal(format!("recogniser output {:?} for {n} lines", t.shape)));
+            }
+            let chars = ctc::charset(&charset);
+            Ok(t.data.chunks(steps * classes).map(|row| ctc::decode(row, steps, classes, &chars)).collect())
+        })
+        .await
+    }
+
+    /// Every text line of `img` in reading order.
+    pub async fn read(&self, img: Arc<RgbImage>) -> Result<Vec<TextLine>, ApiError> {
+        let det = self.engine.get(&self.engine.config().ocr_det)?;
+        let src = img.clone();
+        let (input, sx, sy) = pool::run(move || Ok(det_input(&src))).await?;
+        let (mh, mw) = (input.shape[2], input.shape[3]);
+        let out = det.run(input).await?;
+        let src = img.clone();
+        let (boxes, crops) = pool::run(move || {
+            let prob = out.into_iter().next().ok_or_else(|| ApiError::Internal("detector gave no output".into()))?;
+            let boxes: Vec<TextBox> = db::boxes(&prob.data, mw, mh, DB).into_iter().map(|b| b.scaled(sx, sy)).collect();
+            let crops: Vec<RgbImage> = boxes.iter().map(|b| crop_line(&src, b)).collect();
+            Ok((boxes, crops))
+        })
+        .await?;
+        let mut read = self.recognise(crops.clone()).await?;
+        // 180 degrees: read the doubtful lines upside down too, keep the better reading.
+        let doubtful: Vec<usize> = (0..read.len()).filter(|&i| read[i].1 < FLIP_BELOW).collect();
+        if !doubtful.is_empty() {
+            let flipped: Vec<RgbImage> = doubtful.iter().map(|&i| image::imageops::rotate180(&crops[i])).collect();
+            for (k, alt) in self.recognise(flipped).await?.into_iter().enumerate() {
+                let i = doubtful[k];
+                if alt.1 > read[i].1 + 0.05 && !alt.0.is_empty() {
+                    read[i] = alt;
+                }
+            }
+        }
+        let lines = boxes
+            .into_iter()
+            .zip(read)
+            .filter(|(_, (text, _))| !text.trim().is_empty())
+            .map(|(b, (text, confidence))| {
+                let xs = b.corners.map(|p| p.x);
+                let ys = b.corners.map(|p| p.y);
+                let (x0, x1) =
+                    (xs.iter().copied().fold(f32::MAX, f32::min), xs.iter().copied().fold(f32::MIN, f32::max));
+                let (y0, y1) =
+                    (ys.iter().copied().fold(f32::MAX, f32::min), ys.iter().copied().fold(f32::MIN, f32::max));
+                TextLine {
+                    text: text.trim().to_string(),
+                    confidence,
+                    polygon: b.corners,
+                    bbox: Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
+                }
+            })
+            .collect();
+        Ok(reading_order(lines))
+    }
+}
