@@ -25,6 +25,8 @@ pub const DET_MAX_SIDE: u32 = 960;
 pub const REC_HEIGHT: u32 = 48;
 const REC_MIN_WIDTH: u32 = 320;
 const REC_MAX_WIDTH: u32 = 2400;
+/// Lines per recogniser batch.
+const REC_BATCH: usize = 8;
 /// Below this mean character probability a line is also read rotated by 180 degrees.
 const FLIP_BELOW: f32 = 0.85;
 
@@ -44,7 +46,7 @@ pub struct Ocr {
 }
 
 /// The detector input: stretched to multiples of 32 (longer side <= 960), BGR, ImageNet-normalised.
-fn det_input(img: &RgbImage) -> (Tensor, f32, f32) {
+pub fn det_input(img: &RgbImage) -> (Tensor, f32, f32) {
     let (w, h) = img.dimensions();
     let scale = (DET_MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
     let to32 = |v: u32| (((v as f32 * scale) / 32.0).round() as u32 * 32).max(32);
@@ -129,6 +131,9 @@ impl Ocr {
         Ocr { engine }
     }
 
+    /// Reads every crop. Crops are sorted by width and recognised in batches of
+    /// [`REC_BATCH`], each padded to its own widest crop, so short words are not padded to
+    /// the width of an MRZ line.
     async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
         if crops.is_empty() {
             return Ok(Vec::new());
@@ -139,19 +144,40 @@ impl Ocr {
             model: name.clone(),
             reason: "the recogniser has no `character` metadata".into(),
         })?;
-        let n = crops.len();
-        let input = pool::run(move || Ok(rec_input(&crops))).await?;
-        let out = model.run(input).await?;
-        pool::run(move || {
-            let t = out.into_iter().next().ok_or_else(|| ApiError::Internal("recogniser gave no output".into()))?;
-            let (steps, classes) = (t.shape.get(1).copied().unwrap_or(0), t.shape.get(2).copied().unwrap_or(0));
-            if t.data.len() != n * steps * classes {
-                return Err(ApiError::Internal(format!("recogniser output {:?} for {n} lines", t.shape)));
+        let chars = Arc::new(ctc::charset(&charset));
+        let mut order: Vec<usize> = (0..crops.len()).collect();
+        order.sort_by_key(|&i| crops[i].width());
+        let crops = Arc::new(crops);
+        let batches = order.chunks(REC_BATCH).map(|idx| {
+            let (idx, crops, chars, model) = (idx.to_vec(), crops.clone(), chars.clone(), model.clone());
+            async move {
+                let picked: Vec<RgbImage> = idx.iter().map(|&i| crops[i].clone()).collect();
+                let input = pool::run(move || Ok(rec_input(&picked))).await?;
+                let out = model.run(input).await?;
+                let n = idx.len();
+                let read = pool::run(move || {
+                    let t =
+                        out.into_iter().next().ok_or_else(|| ApiError::Internal("recogniser gave no output".into()))?;
+                    let (steps, classes) = (t.shape.get(1).copied().unwrap_or(0), t.shape.get(2).copied().unwrap_or(0));
+                    if t.data.len() != n * steps * classes {
+                        return Err(ApiError::Internal(format!("recogniser output {:?} for {n} lines", t.shape)));
+                    }
+                    Ok(t.data
+                        .chunks(steps * classes)
+                        .map(|row| ctc::decode(row, steps, classes, &chars))
+                        .collect::<Vec<_>>())
+                })
+                .await?;
+                Ok::<_, ApiError>(idx.into_iter().zip(read).collect::<Vec<_>>())
             }
-            let chars = ctc::charset(&charset);
-            Ok(t.data.chunks(steps * classes).map(|row| ctc::decode(row, steps, classes, &chars)).collect())
-        })
-        .await
+        });
+        let mut out = vec![(String::new(), 0.0f32); crops.len()];
+        for batch in futures_util::future::join_all(batches).await {
+            for (i, r) in batch? {
+                out[i] = r;
+            }
+        }
+        Ok(out)
     }
 
     /// Every text line of `img` in reading order.
