@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models bench bench-load bench-gallery bench-document clean-cache help
+.PHONY: all build run test lint fmt setup runtime models bench bench-load bench-gallery bench-document bench-plate clean-cache help
 
 all: build
 
@@ -65,6 +65,10 @@ bench: setup
 # End-to-end read of each ID specimen (median of 20) and where the time goes.
 bench-document: setup
 	$(CARGO) bench --locked --bench document
+
+# Plate read of the car image, median of 20.
+bench-plate: setup
+	$(CARGO) bench --locked --bench plate
 
 # 1,000,000 synthetic embeddings: index build, top-10 search, memory per face, enroll rate.
 bench-gallery:

@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     gallery::Gallery,
     manifest::Manifest,
-    pipeline::{document::DocumentPipeline, operating, FacePipeline},
+    pipeline::{document::DocumentPipeline, ocr::Ocr, operating, plate::PlateReader, FacePipeline},
     vision::{decode, pool},
 };
 
@@ -34,6 +34,10 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Document { engine, image, back } => offline(engine, |faces| async move {
             let back = back.map(|b| load_image(&b, "back")).transpose()?;
             DocumentPipeline::new(faces).read(load_image(&image, "image")?, back).await
+        }),
+        Command::Plate { engine, image } => offline(engine, |faces| async move {
+            let plates = PlateReader::new(Ocr::new(faces.engine().clone())).read(load_image(&image, "image")?).await?;
+            Ok(serde_json::json!({ "plates": plates }))
         }),
         Command::Liveness { engine, operating_point, image } => offline(engine, |faces| async move {
             let op = operating::pick(&operating::LIVENESS, Some(&operating_point))?;

@@ -55,6 +55,13 @@ pub enum Command {
         #[arg(long)]
         back: Option<PathBuf>,
     },
+    /// Find and read license plates; prints the JSON of `POST /v1/plates/read`.
+    Plate {
+        #[command(flatten)]
+        engine: EngineConfig,
+        /// Image file.
+        image: PathBuf,
+    },
     /// Passive liveness of the one face in an image; prints the JSON of `POST /v1/faces/liveness`.
     Liveness {
         #[command(flatten)]

@@ -6,6 +6,7 @@ pub mod gallery;
 pub mod health;
 pub mod input;
 pub mod middleware;
+pub mod plate;
 
 use std::{sync::Arc, time::Duration};
 
@@ -98,6 +99,7 @@ pub fn build_app(
                 .service(
                     web::scope("/documents").wrap(from_fn(middleware::admit)).service(post("/read", document::read)),
                 )
+                .service(web::scope("/plates").wrap(from_fn(middleware::admit)).service(post("/read", plate::read)))
                 .service(
                     web::scope("/collections")
                         .wrap(from_fn(middleware::admit))

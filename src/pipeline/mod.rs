@@ -5,6 +5,7 @@ pub mod face;
 pub mod mrz;
 pub mod ocr;
 pub mod operating;
+pub mod plate;
 pub mod yunet;
 
 pub use face::{Face, FacePipeline};

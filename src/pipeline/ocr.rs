@@ -64,7 +64,7 @@ pub fn det_input(img: &RgbImage) -> (Tensor, f32, f32) {
 }
 
 /// The line inside `b`, sampled onto a REC_HEIGHT-high strip (bilinear, affine).
-fn crop_line(img: &RgbImage, b: &TextBox) -> RgbImage {
+pub fn crop_line(img: &RgbImage, b: &TextBox) -> RgbImage {
     let [tl, tr, _, bl] = b.corners;
     let (w, h) = (b.width().max(1.0), b.height().max(1.0));
     let out_w = ((REC_HEIGHT as f32 * w / h).ceil() as u32).clamp(8, REC_MAX_WIDTH);
@@ -134,7 +134,7 @@ impl Ocr {
     /// Reads every crop. Crops are sorted by width and recognised in batches of
     /// [`REC_BATCH`], each padded to its own widest crop, so short words are not padded to
     /// the width of an MRZ line.
-    async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
+    pub async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
         if crops.is_empty() {
             return Ok(Vec::new());
         }

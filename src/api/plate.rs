@@ -1,0 +1,22 @@
+//! `POST /v1/plates/read`: license plates found and read (an empty list when there is none).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::{
+    input::{read_form, FieldSpec},
+    AppState,
+};
+use crate::{
+    error::ApiError,
+    pipeline::{ocr::Ocr, plate::PlateReader},
+};
+
+const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &[] };
+
+pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
+    let mut form = read_form(&req, body, &READ, &state.http).await?;
+    let img = form.image("image", &state.http).await?;
+    let plates = PlateReader::new(Ocr::new(state.faces.engine().clone())).read(img).await?;
+    Ok(HttpResponse::Ok().json(json!({ "plates": plates })))
+}
