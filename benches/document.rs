@@ -2,10 +2,12 @@
 //! each specimen, median of 20, and where the time goes (OCR alone, face detection alone).
 //! VERITY_OCR_DET / VERITY_OCR_REC pick the OCR pair (default PP-OCRv6 tiny).
 
-use std::{path::PathBuf, sync::Arc, time::Instant};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::{sync::Arc, time::Instant};
 
 use verity::{
-    config::EngineConfig,
     pipeline::{
         document::DocumentPipeline,
         ocr::{det_input, Ocr},
@@ -31,14 +33,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let data =
-        std::env::var_os("VERITY_TESTDATA").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/testdata"));
-    let mut cfg = EngineConfig::from_env_defaults();
-    cfg.models_dir = root.join(&cfg.models_dir);
-    let (det, rec) = (cfg.ocr_det.clone(), cfg.ocr_rec.clone());
+    let engine = common::engine();
+    let (det, rec) = (engine.config().ocr_det.clone(), engine.config().ocr_rec.clone());
     let runs: usize = std::env::var("VERITY_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let engine = verity::cli::load_engine(cfg).expect("models: run `make setup` first");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let faces = FacePipeline::new(engine.clone());
     let docs = DocumentPipeline::new(faces.clone());
@@ -47,7 +44,7 @@ fn main() {
     println!("OCR pair: {det} + {rec}; median of {runs} runs, ms (text det = the detector's inference alone)");
     println!("{:36} {:>10} {:>7} {:>7} {:>9} {:>7}  mrz", "image", "end-to-end", "decode", "ocr", "text det", "faces");
     for name in ["td3_passport_specimen.jpg", "nl_td1_id_specimen.jpg", "bub_der_personalausweis_kopie.jpg"] {
-        let bytes = std::fs::read(data.join(name)).unwrap();
+        let bytes = common::testdata(name);
         let img = Arc::new(decode::decode(name, &bytes, 100_000_000).unwrap());
         let total = median_ms(
             || {

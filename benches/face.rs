@@ -2,21 +2,18 @@
 //! preprocess, alignment, YuNet decoding + NMS, embedding comparison, and the models themselves.
 //! Run with `make bench` (figures land in target/criterion).
 
-use std::{path::PathBuf, sync::Arc};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use verity::{
-    config::EngineConfig,
     pipeline::{face::cosine, yunet, FacePipeline},
     vision::{align::align_face, decode, tensor},
 };
 
-fn testdata(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("VERITY_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"));
-    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e} (set VERITY_TESTDATA)"))
-}
+use common::testdata;
 
 fn pure_stages(c: &mut Criterion) {
     let jpeg = testdata("obama.jpg");
@@ -44,9 +41,7 @@ fn pure_stages(c: &mut Criterion) {
 }
 
 fn model_stages(c: &mut Criterion) {
-    let mut cfg = EngineConfig::from_env_defaults();
-    cfg.models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&cfg.models_dir);
-    let engine = verity::cli::load_engine(cfg).expect("models: run `make models runtime` first");
+    let engine = common::engine();
     let solvay = decode::decode("image", &testdata("solvay_conference_1927.jpg"), 100_000_000).unwrap();
     let (input, scale) = tensor::detector_input(&solvay, 1280, 32, false);
     let (h, w) = (input.shape[2], input.shape[3]);

@@ -1,9 +1,11 @@
 //! Plate benchmark (`make bench-plate`): read of the car image, median of 20.
 
-use std::{path::PathBuf, sync::Arc, time::Instant};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::{sync::Arc, time::Instant};
 
 use verity::{
-    config::EngineConfig,
     pipeline::{ocr::Ocr, plate::PlateReader},
     vision::decode,
 };
@@ -12,16 +14,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let data =
-        std::env::var_os("VERITY_TESTDATA").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/testdata"));
-    let mut cfg = EngineConfig::from_env_defaults();
-    cfg.models_dir = root.join(&cfg.models_dir);
-    let engine = verity::cli::load_engine(cfg).expect("models: run `make setup` first");
+    let engine = common::engine();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let reader = PlateReader::new(Ocr::new(engine));
     for name in ["fastalpr_test_image.png", "ny_license_plate_wrap.jpg"] {
-        let bytes = std::fs::read(data.join(name)).unwrap();
+        let bytes = common::testdata(name);
         let run = || {
             let img = Arc::new(decode::decode(name, &bytes, 100_000_000).unwrap());
             rt.block_on(reader.read(img)).unwrap()
