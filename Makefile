@@ -21,6 +21,7 @@ help:
 	@echo "make test       the same set-up, then the whole test suite"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make bench      criterion benchmarks;  make bench-load: the load benchmark (verify, concurrency 1..32)"
+	@echo "make bench-gallery | bench-document | bench-plate: 1M-face search, ID specimens, plates"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 
 runtime:
