@@ -208,11 +208,20 @@ def fetch_runtime(rt, variant, cache):
         if variant == "cuda":
             # The CUDA 13 runtime wheels: their lib/ folders go on LD_LIBRARY_PATH.
             site = out_dir / "site"
-            cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), *plat, "--only-binary=:all:"]
+            shutil.rmtree(site, ignore_errors=True)
+            # The CUDA wheels carry older manylinux tags; pip matches --platform tags exactly.
+            tags = ["--python-version", "3.11", "--implementation", "cp"]
+            for t in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"):
+                tags += ["--platform", t]
+            cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), *tags, "--only-binary=:all:"]
             cmd += [w for w in rt.get("cuda_wheels", [])]
             say("  $ " + " ".join(cmd))
             if subprocess.run(cmd).returncode != 0:
                 raise SystemExit("[fetch] could not install the CUDA runtime wheels")
+            found = {p.name.split(".so")[0] + ".so" for p in site.glob("nvidia/*/lib/*.so*")}
+            missing = [lib for lib in rt.get("cuda_libs", []) if lib not in found]
+            if missing:
+                raise SystemExit(f"[fetch] the CUDA wheels lack {', '.join(missing)}: refusing an incomplete GPU runtime")
             (out_dir / ".complete").write_text("ok\n")
     if link.is_symlink() or link.exists():
         link.unlink()
