@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 use serde::Serialize;
 
 use crate::{
     engine::{Engine, Tensor},
     error::ApiError,
     vision::{
+        align::{bilinear, Border},
         ctc,
         db::{self, DbParams, TextBox},
         geometry::{Point, Rect},
@@ -69,20 +70,9 @@ pub fn crop_line(img: &RgbImage, b: &TextBox) -> RgbImage {
     let (w, h) = (b.width().max(1.0), b.height().max(1.0));
     let out_w = ((REC_HEIGHT as f32 * w / h).ceil() as u32).clamp(8, REC_MAX_WIDTH);
     let (u, v) = (Point { x: tr.x - tl.x, y: tr.y - tl.y }, Point { x: bl.x - tl.x, y: bl.y - tl.y });
-    let (iw, ih) = (img.width() as i64, img.height() as i64);
     RgbImage::from_fn(out_w, REC_HEIGHT, |x, y| {
         let (a, c) = ((x as f32 + 0.5) / out_w as f32, (y as f32 + 0.5) / REC_HEIGHT as f32);
-        let (sx, sy) = (tl.x + a * u.x + c * v.x - 0.5, tl.y + a * u.y + c * v.y - 0.5);
-        let (x0, y0) = (sx.floor() as i64, sy.floor() as i64);
-        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-        let at =
-            |xx: i64, yy: i64| img.get_pixel(xx.clamp(0, iw - 1) as u32, yy.clamp(0, ih - 1) as u32).0.map(f32::from);
-        let (p00, p10, p01, p11) = (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1));
-        Rgb(std::array::from_fn(|k| {
-            let top = p00[k] * (1.0 - fx) + p10[k] * fx;
-            let bottom = p01[k] * (1.0 - fx) + p11[k] * fx;
-            (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
-        }))
+        bilinear(img, tl.x + a * u.x + c * v.x - 0.5, tl.y + a * u.y + c * v.y - 0.5, Border::Clamp)
     })
 }
 

@@ -68,31 +68,38 @@ pub fn warp(img: &RgbImage, inv: &Similarity, width: u32, height: u32) -> RgbIma
     let mut out = RgbImage::new(width, height);
     for (u, v, px) in out.enumerate_pixels_mut() {
         let p = inv.apply(Point { x: u as f32, y: v as f32 });
-        *px = bilinear(img, p.x, p.y);
+        *px = bilinear(img, p.x, p.y, Border::Black);
     }
     out
 }
 
-fn bilinear(img: &RgbImage, x: f32, y: f32) -> Rgb<u8> {
+/// What a sample outside the image reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Border {
+    /// Black (face alignment, like OpenCV's default).
+    Black,
+    /// The nearest edge pixel (text crops, so a box at the edge does not darken).
+    Clamp,
+}
+
+/// Bilinear sample of `img` at (`x`, `y`).
+pub fn bilinear(img: &RgbImage, x: f32, y: f32, border: Border) -> Rgb<u8> {
     let (w, h) = (img.width() as i64, img.height() as i64);
     let (x0, y0) = (x.floor() as i64, y.floor() as i64);
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
     let at = |xx: i64, yy: i64| -> [f32; 3] {
-        if xx < 0 || yy < 0 || xx >= w || yy >= h {
-            [0.0; 3]
-        } else {
-            let p = img.get_pixel(xx as u32, yy as u32).0;
-            [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
+        let inside = xx >= 0 && yy >= 0 && xx < w && yy < h;
+        if !inside && border == Border::Black {
+            return [0.0; 3];
         }
+        img.get_pixel(xx.clamp(0, w - 1) as u32, yy.clamp(0, h - 1) as u32).0.map(f32::from)
     };
     let (p00, p10, p01, p11) = (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1));
-    let mut out = [0u8; 3];
-    for c in 0..3 {
+    Rgb(std::array::from_fn(|c| {
         let top = p00[c] * (1.0 - fx) + p10[c] * fx;
         let bottom = p01[c] * (1.0 - fx) + p11[c] * fx;
-        out[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
-    }
-    Rgb(out)
+        (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
+    }))
 }
 
 #[cfg(test)]
