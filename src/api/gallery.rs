@@ -12,7 +12,7 @@ use super::{
     input::{read_form, FieldSpec, Form},
     AppState,
 };
-use crate::{error::ApiError, gallery::store::NewFace, pipeline::operating, telemetry::metrics};
+use crate::{error::ApiError, gallery::store::NewFace, pipeline::operating, telemetry::metrics, vision::pool};
 
 const CREATE: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["id", "description"] };
 const ENROLL: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &["external_id", "metadata"] };
@@ -196,7 +196,10 @@ pub async fn search(
         }
         (false, None) => return Err(ApiError::MissingField("image".into())),
     };
-    let matches = state.gallery.search(&collection, &query, top_k, threshold, exclude.as_deref())?;
+    // A scan of a large collection takes milliseconds of CPU: run it on the preprocessing pool,
+    // never on the async worker thread.
+    let (gallery, name) = (state.gallery.clone(), collection.clone());
+    let matches = pool::run(move || gallery.search(&name, &query, top_k, threshold, exclude.as_deref())).await?;
     metrics::get().observe_gallery("search", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok().json(json!({
         "collection": collection,
