@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models bench bench-load bench-gallery bench-document bench-plate clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools bench bench-load bench-gallery bench-document bench-plate bench-onboarding clean-cache help
 
 all: build
 
@@ -21,7 +21,8 @@ help:
 	@echo "make test       the same set-up, then the whole test suite"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make bench      criterion benchmarks;  make bench-load: the load benchmark (verify, concurrency 1..32)"
-	@echo "make bench-gallery | bench-document | bench-plate: 1M-face search, ID specimens, plates"
+	@echo "make bench-gallery | bench-document | bench-plate | bench-onboarding: 1M-face search, ID specimens,"
+	@echo "                 plates, the onboarding call (median of 20 with its stages)"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 
 runtime:
@@ -34,6 +35,11 @@ models:
 
 setup: runtime models
 
+# Python tools the tests call (OpenAPI validator, Kubernetes schema validation), pinned.
+pytools:
+	@echo "==> python test tools"
+	@PYTHON=$(PYTHON) bash scripts/pytools.sh
+
 build:
 	@echo "==> cargo build --release"
 	@$(CARGO) build --release --locked
@@ -44,7 +50,7 @@ run: setup build
 
 # PostgreSQL for the gallery tests: a private server from Debian's packages (scripts/pg.sh),
 # unless VERITY_TEST_DATABASE_URL already names one.
-test: setup
+test: setup pytools
 	@echo "==> PostgreSQL for the gallery tests"
 	@set -e; url="$${VERITY_TEST_DATABASE_URL:-$$(bash scripts/pg.sh start)}"; \
 	  echo "    $$url"; \
@@ -66,6 +72,10 @@ bench: setup
 # End-to-end read of each ID specimen (median of 20) and where the time goes.
 bench-document: setup
 	$(CARGO) bench --locked --bench document
+
+# POST /v1/onboarding against a real server, median of 20, with the stages it reports.
+bench-onboarding: setup build
+	$(CARGO) bench --locked --bench onboarding
 
 # Plate read of the car image, median of 20.
 bench-plate: setup

@@ -7,83 +7,23 @@
 //! VERITY_BIN (default target/release/verity), and the server's own VERITY_* settings.
 
 use std::{
-    net::TcpListener,
-    path::PathBuf,
-    process::{Child, Command},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{
+    server::{agent, multipart, start_server},
+    testdata,
+};
 use verity::{
     config::EngineConfig,
     engine::{Engine, Tensor},
     pipeline::FacePipeline,
     vision::{align::align_face, decode, tensor},
 };
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn testdata(name: &str) -> Vec<u8> {
-    let dir =
-        std::env::var_os("VERITY_TESTDATA").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/testdata"));
-    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e} (set VERITY_TESTDATA)"))
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server() -> (Server, String) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let bin = std::env::var_os("VERITY_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/verity"));
-    let child = Command::new(&bin)
-        .arg("serve")
-        .env("VERITY_LISTEN", &addr)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (run `make build`)", bin.display()));
-    let server = Server(child);
-    let url = format!("http://{addr}");
-    let agent = agent();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = agent.get(format!("{url}/readyz")).call() {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "server not ready after 60 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, url)
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections_per_host(64).build().into()
-}
-
-fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "verity-bench-boundary";
-    let mut body = Vec::new();
-    for (name, data) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
 
 struct Level {
     concurrency: usize,

@@ -52,6 +52,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let manifest = Manifest::load(args.engine.manifest.as_deref())?;
     let api_keys = args.http.load_api_keys()?;
+    crate::pipeline::onboarding::Policy::parse(&args.http.onboarding_policy)
+        .map_err(|e| anyhow::anyhow!("--onboarding-policy / VERITY_ONBOARDING_POLICY: {e}"))?;
     let engine = Engine::new(args.engine.clone(), &manifest);
     let budget = engine.budget();
     tracing::info!(

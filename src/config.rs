@@ -231,6 +231,14 @@ pub struct HttpConfig {
     /// Requests processed at once on the `/v1` model routes; one more gets 429 `overloaded` at once.
     #[arg(long, env = "VERITY_MAX_CONCURRENT_REQUESTS", default_value_t = 64)]
     pub max_concurrent_requests: usize,
+    /// KBY-AI compatible routes answer every error with HTTP 200 (and the error in the body),
+    /// as those SDKs do; off by default, so errors carry their real 4xx/5xx status.
+    #[arg(long, env = "VERITY_COMPAT_STATUS_200", default_value_t = false)]
+    pub compat_status_200: bool,
+    /// Onboarding policy overrides, `reason=reject|review` separated by commas (defaults in
+    /// the README, "Onboarding"); e.g. `mrz_check_digit=reject,duplicate_identity=reject`.
+    #[arg(long, env = "VERITY_ONBOARDING_POLICY", default_value = "")]
+    pub onboarding_policy: String,
 }
 
 impl Default for HttpConfig {
@@ -241,6 +249,8 @@ impl Default for HttpConfig {
             api_keys: Secret(String::new()),
             api_keys_file: None,
             max_concurrent_requests: 64,
+            compat_status_200: false,
+            onboarding_policy: String::new(),
         }
     }
 }

@@ -65,7 +65,7 @@ pub enum ApiError {
 }
 
 /// The body of every error response (RFC 7807 style, with a stable `code`).
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     #[serde(rename = "type")]
     pub kind: String,

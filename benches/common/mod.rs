@@ -1,6 +1,8 @@
 //! Set-up shared by the benches: the test images and the engine with every model loaded.
 #![allow(dead_code)] // each bench uses part of this module
 
+pub mod server;
+
 use std::{path::PathBuf, sync::Arc};
 
 use verity::{config::EngineConfig, engine::Engine};

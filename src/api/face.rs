@@ -20,7 +20,7 @@ use crate::{
     },
 };
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageSize {
     pub width: u32,
     pub height: u32,
@@ -32,13 +32,13 @@ impl ImageSize {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetectResponse {
     pub image: ImageSize,
     pub faces: Vec<Face>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerifyResponse {
     #[serde(rename = "match")]
     pub is_match: bool,
@@ -49,7 +49,7 @@ pub struct VerifyResponse {
     pub target: Face,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LivenessResponse {
     pub live: bool,
     pub score: f32,
@@ -115,6 +115,14 @@ const VERIFY: FieldSpec =
     FieldSpec { images: &["source", "target"], optional_images: &[], options: &["operating_point"] };
 const LIVENESS: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &["operating_point"] };
 
+#[utoipa::path(post, path = "/v1/faces/detect", tag = "faces", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
+        content((crate::api::openapi::ImageForm = "multipart/form-data"), (crate::api::openapi::ImageForm = "application/json"))), responses((status = 200, description = "Faces with box, landmarks, pose and quality", body = DetectResponse), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
+        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
+        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn detect(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -125,6 +133,14 @@ pub async fn detect(
     Ok(HttpResponse::Ok().json(detect_op(&state.faces, img).await?))
 }
 
+#[utoipa::path(post, path = "/v1/faces/verify", tag = "faces", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
+        content((crate::api::openapi::VerifyForm = "multipart/form-data"), (crate::api::openapi::VerifyForm = "application/json"))), responses((status = 200, description = "Similarity of the largest faces and the decision", body = VerifyResponse), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
+        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
+        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -137,6 +153,14 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(verify_op(&state.faces, source, target, op).await?))
 }
 
+#[utoipa::path(post, path = "/v1/faces/liveness", tag = "faces", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
+        content((crate::api::openapi::LivenessForm = "multipart/form-data"), (crate::api::openapi::LivenessForm = "application/json"))), responses((status = 200, description = "Passive liveness of the one face", body = LivenessResponse), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
+        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
+        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn liveness(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -51,6 +51,11 @@ fn parse_number<T: std::str::FromStr>(form: &Form, name: &str) -> Result<Option<
         .transpose()
 }
 
+#[utoipa::path(post, path = "/v1/collections", tag = "gallery", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
+        content((crate::api::openapi::CreateCollectionForm = "multipart/form-data"), (crate::api::openapi::CreateCollectionForm = "application/json"))), responses((status = 201, description = "Created", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 409, description = "Conflict", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn create_collection(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -63,15 +68,29 @@ pub async fn create_collection(
     Ok(HttpResponse::Created().json(json!({ "id": id, "description": form.option("description") })))
 }
 
+#[utoipa::path(get, path = "/v1/collections", tag = "gallery", responses((status = 200, description = "Collections with face counts", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn list_collections(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({ "collections": state.gallery.list_collections().await? })))
 }
 
+#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "gallery", params(("id" = String, Path)), responses((status = 204, description = "Deleted with every face"), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn delete_collection(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     state.gallery.delete_collection(&path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(post, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
+        content((crate::api::openapi::EnrollForm = "multipart/form-data"), (crate::api::openapi::EnrollForm = "application/json"))), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found", body = crate::error::ErrorBody),
+        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
+        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
+        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn enroll(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -131,6 +150,10 @@ pub struct Page {
     after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"), ("after" = Option<String>, Query, description = "face_id to continue after (the `next` of the previous page)")), responses((status = 200, description = "A page of faces and `next`", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn list_faces(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -145,6 +168,9 @@ pub async fn list_faces(
     Ok(HttpResponse::Ok().json(json!({ "faces": faces, "next": next })))
 }
 
+#[utoipa::path(delete, path = "/v1/collections/{id}/faces/{face_id}", tag = "gallery", params(("id" = String, Path), ("face_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn delete_face(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -154,6 +180,9 @@ pub async fn delete_face(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(delete, path = "/v1/collections/{id}/subjects/{external_id}", tag = "gallery", params(("id" = String, Path), ("external_id" = String, Path)), responses((status = 200, description = "Every face of the subject deleted (erasure)", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn delete_subject(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -163,6 +192,15 @@ pub async fn delete_subject(
     Ok(HttpResponse::Ok().json(json!({ "external_id": external_id, "deleted_faces": deleted })))
 }
 
+#[utoipa::path(post, path = "/v1/collections/{id}/search", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
+        content((crate::api::openapi::SearchForm = "multipart/form-data"), (crate::api::openapi::SearchForm = "application/json"))), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
+        (status = 404, description = "Not found", body = crate::error::ErrorBody),
+        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
+        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
+        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
+        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
+        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
 pub async fn search(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -9,11 +9,29 @@ use super::AppState;
 use crate::{engine::runtime, pipeline::operating, telemetry::metrics};
 
 /// 200 while the process runs.
+#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200, description = "The process runs", body = Object)))]
 pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "alive" }))
 }
 
+/// Start-up probe: 200 once every model is loaded and warm (the slow part of starting), 503
+/// before. Unlike `/readyz` it ignores the gallery and draining, so a pod that is merely
+/// catching up or shutting down is not restarted.
+#[utoipa::path(get, path = "/startupz", tag = "operations", responses((status = 200, description = "Models loaded and warm", body = Object), (status = 503, description = "Still loading: each model's state", body = Object)))]
+pub async fn startupz(state: web::Data<AppState>) -> HttpResponse {
+    let engine = state.faces.engine();
+    let models: BTreeMap<&str, _> = engine.status().into_iter().collect();
+    if engine.is_ready() {
+        HttpResponse::Ok().json(json!({ "status": "started", "models": models }))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .json(json!({ "status": "starting", "models": models }))
+    }
+}
+
 /// 200 when every model is loaded and warm; 503 with each model's state otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Models warm and gallery caught up", body = Object), (status = 503, description = "Not ready: each model's and the gallery's state", body = Object)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.faces.engine();
     let models: BTreeMap<&str, _> = engine.status().into_iter().collect();
@@ -27,6 +45,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+#[utoipa::path(get, path = "/v1/info", tag = "operations", security((), ("api_key" = []), ("bearer" = [])), responses((status = 200, description = "Version, models, execution provider, limits, operating points", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody)))]
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.faces.engine();
     let cfg = engine.config();
@@ -52,6 +71,7 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text")))]
 pub async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

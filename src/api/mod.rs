@@ -1,12 +1,16 @@
 //! The HTTP API: routes, shared state, middleware.
 
+pub mod compat;
 pub mod document;
 pub mod face;
 pub mod gallery;
 pub mod health;
 pub mod input;
 pub mod middleware;
+pub mod onboarding;
+pub mod openapi;
 pub mod plate;
+pub mod routes;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,7 +23,12 @@ use actix_web::{
     web, App, HttpResponse,
 };
 
-use crate::{config::HttpConfig, error::ApiError, gallery::Gallery, pipeline::FacePipeline};
+use crate::{
+    config::HttpConfig,
+    error::ApiError,
+    gallery::Gallery,
+    pipeline::{onboarding::Policy, FacePipeline},
+};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -30,13 +39,19 @@ pub struct AppState {
     /// Permits for requests on the model routes (`--max-concurrent-requests`).
     pub admission: Arc<Semaphore>,
     pub request_timeout: Duration,
+    /// Parsed from `--onboarding-policy` (checked at start-up by `serve`).
+    pub onboarding_policy: Policy,
 }
 
 impl AppState {
     pub fn new(faces: FacePipeline, gallery: Arc<Gallery>, http: HttpConfig, api_keys: Vec<String>) -> AppState {
         let request_timeout = Duration::from_millis(faces.engine().config().request_timeout_ms);
         let admission = Arc::new(Semaphore::new(http.max_concurrent_requests.max(1)));
-        AppState { faces, gallery, http, api_keys: Arc::new(api_keys), admission, request_timeout }
+        let onboarding_policy = Policy::parse(&http.onboarding_policy).unwrap_or_else(|e| {
+            tracing::error!("onboarding policy: {e}; using the defaults");
+            Policy::default()
+        });
+        AppState { faces, gallery, http, api_keys: Arc::new(api_keys), admission, request_timeout, onboarding_policy }
     }
 }
 
@@ -48,26 +63,8 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
 
-fn post(
-    path: &str,
-    handler: impl actix_web::Handler<
-        (web::Data<AppState>, actix_web::HttpRequest, web::Payload),
-        Output = Result<HttpResponse, ApiError>,
-    >,
-) -> actix_web::Resource {
-    web::resource(path).route(web::post().to(handler)).default_service(web::to(method_not_allowed))
-}
-
-fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    web::resource(path).route(web::get().to(handler)).default_service(web::to(method_not_allowed))
-}
-
-/// The application, shared by `main`, the tests and the benches.
+/// The application, shared by `main`, the tests and the benches. Its routes are the table in
+/// [`routes`].
 pub fn build_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -82,61 +79,6 @@ pub fn build_app(
     App::new()
         .app_data(state)
         .wrap(from_fn(middleware::observe))
-        .service(get("/livez", health::livez))
-        .service(get("/readyz", health::readyz))
-        .service(get("/metrics", health::metrics))
-        .service(
-            web::scope("/v1")
-                .wrap(from_fn(middleware::require_key))
-                .service(get("/info", health::info))
-                .service(
-                    web::scope("/faces")
-                        .wrap(from_fn(middleware::admit))
-                        .service(post("/detect", face::detect))
-                        .service(post("/verify", face::verify))
-                        .service(post("/liveness", face::liveness)),
-                )
-                .service(
-                    web::scope("/documents").wrap(from_fn(middleware::admit)).service(post("/read", document::read)),
-                )
-                .service(web::scope("/plates").wrap(from_fn(middleware::admit)).service(post("/read", plate::read)))
-                .service(
-                    web::scope("/collections")
-                        .wrap(from_fn(middleware::admit))
-                        .service(
-                            web::resource("")
-                                .route(web::post().to(gallery::create_collection))
-                                .route(web::get().to(gallery::list_collections))
-                                .default_service(web::to(method_not_allowed)),
-                        )
-                        .service(
-                            web::resource("/{id}")
-                                .route(web::delete().to(gallery::delete_collection))
-                                .default_service(web::to(method_not_allowed)),
-                        )
-                        .service(
-                            web::resource("/{id}/faces")
-                                .route(web::post().to(gallery::enroll))
-                                .route(web::get().to(gallery::list_faces))
-                                .default_service(web::to(method_not_allowed)),
-                        )
-                        .service(
-                            web::resource("/{id}/faces/{face_id}")
-                                .route(web::delete().to(gallery::delete_face))
-                                .default_service(web::to(method_not_allowed)),
-                        )
-                        .service(
-                            web::resource("/{id}/subjects/{external_id}")
-                                .route(web::delete().to(gallery::delete_subject))
-                                .default_service(web::to(method_not_allowed)),
-                        )
-                        .service(
-                            web::resource("/{id}/search")
-                                .route(web::post().to(gallery::search))
-                                .default_service(web::to(method_not_allowed)),
-                        ),
-                )
-                .default_service(web::to(not_found)),
-        )
+        .configure(routes::register)
         .default_service(web::to(not_found))
 }

@@ -38,7 +38,7 @@ pub struct GalleryConfig {
     pub poll: Duration,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GalleryStatus {
     pub backend: &'static str,
     pub ready: bool,
@@ -307,6 +307,19 @@ impl Gallery {
         let c =
             index.collections.get(collection).ok_or_else(|| ApiError::CollectionNotFound(collection.to_string()))?;
         Ok(c.search(query, k, threshold, exclude))
+    }
+
+    /// 404 `collection_not_found` unless `collection` exists (503 while the index loads).
+    pub fn require_collection(&self, collection: &str) -> Result<(), ApiError> {
+        if !self.is_ready() {
+            return Err(ApiError::StorageUnavailable("the gallery index is still loading".into()));
+        }
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        if index.collections.contains_key(collection) {
+            Ok(())
+        } else {
+            Err(ApiError::CollectionNotFound(collection.to_string()))
+        }
     }
 
     /// The stored embedding of an enrolled face (search by face_id).

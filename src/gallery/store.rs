@@ -33,7 +33,7 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CollectionInfo {
     pub id: String,
     pub description: Option<String>,
@@ -41,7 +41,7 @@ pub struct CollectionInfo {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FaceRow {
     pub face_id: String,
     pub external_id: String,

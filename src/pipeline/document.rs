@@ -14,7 +14,7 @@ use super::{
 };
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Checks {
     /// Every check digit of the MRZ valid; null without an MRZ.
     pub mrz_valid: Option<bool>,
@@ -24,7 +24,7 @@ pub struct Checks {
     pub age_years: Option<i32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DocumentRead {
     /// `passport`, `id_card`, `visa`, or `unknown` (no MRZ).
     pub document_type: String,

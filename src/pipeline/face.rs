@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// Five landmarks, named from the person's point of view (their right eye is image-left).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Landmarks {
     pub right_eye: Point,
     pub left_eye: Point,
@@ -34,7 +34,7 @@ impl Landmarks {
 }
 
 /// Advisory quality measures; `issues` lists what an enrollment would object to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quality {
     /// The shorter side of the face box, in pixels.
     pub face_size: f32,
@@ -53,7 +53,7 @@ pub const MAX_YAW: f32 = 45.0;
 pub const MAX_PITCH: f32 = 35.0;
 
 /// One detected face, as every face route returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Face {
     #[serde(rename = "box")]
     pub bbox: Rect,
@@ -107,7 +107,7 @@ impl Face {
 }
 
 /// Liveness of one face: the ensemble score and each model's.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LivenessScores {
     pub score: f32,
     pub minifasnet_v2: f32,

@@ -4,6 +4,7 @@ pub mod document;
 pub mod face;
 pub mod mrz;
 pub mod ocr;
+pub mod onboarding;
 pub mod operating;
 pub mod plate;
 pub mod yunet;

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Td1,
@@ -19,7 +19,7 @@ pub enum Format {
     MrvB,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CheckResult {
     pub field: &'static str,
     pub valid: bool,
@@ -29,7 +29,7 @@ pub struct CheckResult {
     pub expected: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Mrz {
     pub format: Format,
     /// The zone's lines after repair.
@@ -50,6 +50,7 @@ pub struct Mrz {
     /// Every check digit valid.
     pub valid: bool,
     /// Characters changed by repair: (line, column, from, to).
+    #[schema(value_type = Vec<Vec<serde_json::Value>>, example = json!([[1, 12, "0", "O"]]))]
     pub repairs: Vec<(usize, usize, char, char)>,
 }
 

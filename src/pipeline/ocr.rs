@@ -31,7 +31,7 @@ const REC_BATCH: usize = 8;
 /// Below this mean character probability a line is also read rotated by 180 degrees.
 const FLIP_BELOW: f32 = 0.85;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TextLine {
     pub text: String,
     pub confidence: f32,

@@ -14,7 +14,7 @@ use crate::{
     vision::{db::TextBox, geometry::Point, geometry::Rect, pool},
 };
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Plate {
     /// Normalised text: letters and digits only.
     pub text: String,

@@ -2,14 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Point {
     pub x: f32,
     pub y: f32,
 }
 
 /// An axis-aligned box in image pixels: top-left corner, width and height.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rect {
     pub x: f32,
     pub y: f32,
@@ -62,7 +62,7 @@ pub fn nms(boxes: &[Rect], scores: &[f32], iou_threshold: f32) -> Vec<usize> {
 /// Head pose in degrees, estimated from five landmarks (eyes, nose tip, mouth corners).
 /// Positive yaw: the face turns to the image's right; positive pitch: it looks up; roll: the
 /// angle of the eye line. A geometric estimate, good to about ±10° near frontal.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pose {
     pub yaw: f32,
     pub pitch: f32,

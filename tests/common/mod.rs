@@ -2,6 +2,7 @@
 //! real test images (`../shared/testdata`, or `VERITY_TESTDATA`).
 #![allow(dead_code)] // each test binary uses part of this module
 
+pub mod http;
 pub mod server;
 
 use std::{

@@ -1,0 +1,208 @@
+//! The OpenAPI 3 description of every route (`GET /openapi.json`) and the embedded Swagger UI
+//! (`GET /docs/`, its assets compiled into the binary: nothing is loaded from the internet).
+
+use std::sync::{Arc, OnceLock};
+
+use actix_web::{http::header, web, HttpResponse};
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi, ToSchema,
+};
+
+use super::{compat, document, face, gallery, health, onboarding, plate};
+use crate::error::ApiError;
+
+/// The API description, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(ApiDoc::openapi)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Verity",
+        description = "Self-hosted face and ID verification. Every image field takes a file in \
+            multipart/form-data or a base64 string (optionally a data: URL) in a JSON body, under \
+            the same name. Errors are RFC 7807 bodies with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(
+        openapi_json, docs_redirect, docs,
+        health::livez, health::startupz, health::readyz, health::metrics, health::info,
+        face::detect, face::verify, face::liveness,
+        document::read, plate::read, onboarding::onboarding,
+        gallery::create_collection, gallery::list_collections, gallery::delete_collection,
+        gallery::enroll, gallery::list_faces, gallery::delete_face, gallery::delete_subject, gallery::search,
+        compat::face::compare_face, compat::face::compare_face_base64,
+        compat::face::check_liveness, compat::face::check_liveness_base64,
+        compat::document::idcard_recognition, compat::document::idcard_recognition_base64,
+        compat::document::alpr_file, compat::document::alpr_base64,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "faces", description = "Detection, 1:1 verification, passive liveness"),
+        (name = "documents", description = "ID documents: OCR, MRZ, portrait"),
+        (name = "plates", description = "License plates"),
+        (name = "onboarding", description = "Selfie + document in one call, one decision"),
+        (name = "gallery", description = "Collections of enrolled faces and 1:N search"),
+        (name = "operations", description = "Probes, metrics, information, this description"),
+        (name = "kby-ai compatible", description = "Drop-in routes for clients of the KBY-AI server SDKs"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// An image: a file (multipart) or a base64 string (JSON).
+pub type ImageField = String;
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImageForm {
+    /// The image (JPEG, PNG, WebP or BMP): a file, or base64 in JSON.
+    image: ImageField,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct VerifyForm {
+    source: ImageField,
+    target: ImageField,
+    /// `default` (0.50), `strict` (0.60) or `lenient` (0.42).
+    operating_point: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LivenessForm {
+    image: ImageField,
+    /// `default` (0.60) or `strict` (0.80).
+    operating_point: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DocumentForm {
+    /// Front side.
+    image: ImageField,
+    /// Back side (its text joins the MRZ search).
+    back: Option<ImageField>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OnboardingForm {
+    selfie: ImageField,
+    /// The document's front side (MRZ and portrait).
+    document: ImageField,
+    document_back: Option<ImageField>,
+    /// A collection to search the selfie in for a duplicate identity.
+    collection: Option<String>,
+    /// The applicant's own external_id: matches of it are not duplicates.
+    external_id: Option<String>,
+    /// Minimum age in whole years (checked against the MRZ birth date).
+    min_age: Option<i32>,
+    liveness_operating_point: Option<String>,
+    match_operating_point: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CreateCollectionForm {
+    /// 1 to 128 characters of letters, digits and `- _ . : @`.
+    id: String,
+    description: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EnrollForm {
+    image: ImageField,
+    /// Your identifier of the person (1 to 256 characters).
+    external_id: String,
+    /// A JSON object (as text in multipart), at most 16 KiB.
+    metadata: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SearchForm {
+    /// Search by image...
+    image: Option<ImageField>,
+    /// ...or by an enrolled face.
+    face_id: Option<String>,
+    /// 1 to 100 (default 5).
+    top_k: Option<u32>,
+    /// Cosine similarity cut-off (overrides the operating point).
+    threshold: Option<f32>,
+    operating_point: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct KbyCompareFiles {
+    file1: ImageField,
+    file2: ImageField,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct KbyCompareBase64 {
+    base64_1: ImageField,
+    base64_2: ImageField,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct KbyFile {
+    file: ImageField,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct KbyBase64 {
+    base64: ImageField,
+}
+
+/// This description.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json", body = Object)))]
+pub async fn openapi_json() -> HttpResponse {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let body = JSON.get_or_init(|| document().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+    HttpResponse::Ok().content_type("application/json").body(body.as_str())
+}
+
+/// Redirects to the browsable description.
+#[utoipa::path(get, path = "/docs", tag = "operations", responses((status = 308, description = "to /docs/")))]
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+}
+
+/// The browsable description (Swagger UI, served from the binary).
+#[utoipa::path(get, path = "/docs/{tail}", tag = "operations",
+    params(("tail" = String, Path, description = "an asset of the UI; empty for its page")),
+    responses((status = 200, description = "The UI page or asset", content_type = "text/html"),
+              (status = 404, description = "No such asset", body = crate::error::ErrorBody)))]
+pub async fn docs(tail: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from("/openapi.json"))).clone();
+    match utoipa_swagger_ui::serve(&tail, config) {
+        Ok(Some(file)) => Ok(HttpResponse::Ok().content_type(file.content_type).body(file.bytes.into_owned())),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(e) => Err(ApiError::Internal(format!("swagger ui: {e}"))),
+    }
+}

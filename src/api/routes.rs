@@ -1,0 +1,124 @@
+//! The route table: one list that both registers every route and names it (`ROUTES`), so the
+//! OpenAPI test can check that every registered route is described.
+
+use actix_web::{middleware::from_fn, web};
+
+use super::{compat, document, face, gallery, health, method_not_allowed, middleware, onboarding, openapi, plate};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No key (probes, metrics, the API description).
+    Public,
+    /// An API key when keys are configured.
+    Keyed,
+    /// An API key, then an admission permit and the request deadline (model routes).
+    Model,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    /// actix pattern: `{name}` segments, `{name:regex}` for a tail.
+    pub path: &'static str,
+    pub access: Access,
+}
+
+macro_rules! routes {
+    ($( $access:ident $path:literal { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
+        /// Every (method, path) the application registers.
+        pub const ROUTES: &[Route] = &[
+            $( $( Route { method: stringify!($method), path: $path, access: Access::$access }, )+ )*
+        ];
+
+        /// Registers every route of [`ROUTES`] with its access guard; other methods on a known
+        /// path get 405 `method_not_allowed`.
+        pub fn register(cfg: &mut web::ServiceConfig) {
+            $(
+                let resource = web::resource($path)
+                    $( .route(web::$method().to($handler)) )+
+                    .default_service(web::to(method_not_allowed));
+                cfg.service(routes!(@guard $access, resource));
+            )*
+        }
+    };
+    (@guard Public, $r:expr) => { $r };
+    (@guard Keyed, $r:expr) => { $r.wrap(from_fn(middleware::require_key)) };
+    (@guard Model, $r:expr) => {
+        $r.wrap(from_fn(middleware::admit)).wrap(from_fn(middleware::require_key))
+    };
+}
+
+routes! {
+    Public "/livez" { get => health::livez }
+    Public "/startupz" { get => health::startupz }
+    Public "/readyz" { get => health::readyz }
+    Public "/metrics" { get => health::metrics }
+    Public "/openapi.json" { get => openapi::openapi_json }
+    Public "/docs" { get => openapi::docs_redirect }
+    Public "/docs/{tail:.*}" { get => openapi::docs }
+    Keyed "/v1/info" { get => health::info }
+    Model "/v1/faces/detect" { post => face::detect }
+    Model "/v1/faces/verify" { post => face::verify }
+    Model "/v1/faces/liveness" { post => face::liveness }
+    Model "/v1/documents/read" { post => document::read }
+    Model "/v1/plates/read" { post => plate::read }
+    Model "/v1/onboarding" { post => onboarding::onboarding }
+    Model "/v1/collections" { post => gallery::create_collection, get => gallery::list_collections }
+    Model "/v1/collections/{id}" { delete => gallery::delete_collection }
+    Model "/v1/collections/{id}/faces" { post => gallery::enroll, get => gallery::list_faces }
+    Model "/v1/collections/{id}/faces/{face_id}" { delete => gallery::delete_face }
+    Model "/v1/collections/{id}/subjects/{external_id}" { delete => gallery::delete_subject }
+    Model "/v1/collections/{id}/search" { post => gallery::search }
+    Model "/compare_face" { post => compat::face::compare_face }
+    Model "/compare_face_base64" { post => compat::face::compare_face_base64 }
+    Model "/check_liveness" { post => compat::face::check_liveness }
+    Model "/check_liveness_base64" { post => compat::face::check_liveness_base64 }
+    Model "/idcard_recognition" { post => compat::document::idcard_recognition }
+    Model "/idcard_recognition_base64" { post => compat::document::idcard_recognition_base64 }
+    Model "/alpr" { post => compat::document::alpr_file }
+    Model "/alpr_base64" { post => compat::document::alpr_base64 }
+}
+
+/// The OpenAPI form of an actix pattern: `{tail:.*}` -> `{tail}`.
+pub fn openapi_path(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut in_param = false;
+    let mut skipping = false;
+    for c in pattern.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push(c);
+            }
+            '}' if in_param => {
+                in_param = false;
+                skipping = false;
+                out.push(c);
+            }
+            ':' if in_param => skipping = true,
+            _ if skipping => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_become_openapi_paths() {
+        assert_eq!(openapi_path("/docs/{tail:.*}"), "/docs/{tail}");
+        assert_eq!(openapi_path("/v1/collections/{id}/faces/{face_id}"), "/v1/collections/{id}/faces/{face_id}");
+    }
+
+    #[test]
+    fn no_route_is_listed_twice() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(seen.insert((r.method, r.path)), "{} {} twice", r.method, r.path);
+        }
+    }
+}
