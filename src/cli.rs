@@ -1,7 +1,11 @@
 //! The commands: `serve` runs the HTTP server; `detect`, `verify` and `liveness` run the same
 //! operations offline and print the same JSON as the API.
 
-use std::{path::Path, sync::Arc, time::Instant};
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix_web::{web, HttpServer};
 use anyhow::Context;
@@ -78,14 +82,42 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let gallery = Gallery::start(args.gallery.to_config());
     let state = web::Data::new(AppState::new(FacePipeline::new(engine), gallery, args.http.clone(), api_keys));
     tracing::info!(listen = %args.listen, auth = !state.api_keys.is_empty(), "verity listening");
-    HttpServer::new(move || build_app(state.clone()))
+    let draining = state.draining.clone();
+    let server = HttpServer::new(move || build_app(state.clone()))
         .workers(args.http_workers.max(1))
-        .shutdown_timeout(30)
+        .shutdown_timeout(args.shutdown_timeout_seconds)
+        .disable_signals()
         .bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?
-        .run()
-        .await?;
+        .run();
+    let handle = server.handle();
+    let drain = Duration::from_secs(args.drain_delay_seconds);
+    actix_web::rt::spawn(async move {
+        let signal = shutdown_signal().await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(signal, drain_delay_s = drain.as_secs(), "shutting down: /readyz is now 503 draining");
+        actix_web::rt::time::sleep(drain).await;
+        tracing::info!("closing the listener; finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    server.await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM (Kubernetes) or SIGINT (Ctrl-C); returns its name.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
 }
 
 /// Loads the models synchronously, for the CLI, tests and benches.

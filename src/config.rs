@@ -187,6 +187,13 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: 2).
     #[arg(long, env = "VERITY_HTTP_WORKERS", default_value_t = 2)]
     pub http_workers: usize,
+    /// On SIGTERM/SIGINT: seconds between turning `/readyz` false and closing the listener, so
+    /// load balancers and Kubernetes endpoints stop sending traffic first (0 outside Kubernetes).
+    #[arg(long, env = "VERITY_DRAIN_DELAY_SECONDS", default_value_t = 0)]
+    pub drain_delay_seconds: u64,
+    /// After the listener closes: seconds in-flight requests get to finish before the exit.
+    #[arg(long, env = "VERITY_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub shutdown_timeout_seconds: u64,
 }
 
 /// Where enrolled faces are stored.

@@ -1,6 +1,6 @@
 //! Probes, `/v1/info` and `/metrics`.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::atomic::Ordering};
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -30,18 +30,21 @@ pub async fn startupz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// 200 when every model is loaded and warm; 503 with each model's state otherwise.
+/// 200 when every model is loaded and warm, the gallery has caught up and the server is not
+/// draining; 503 with each part's state otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Models warm and gallery caught up", body = Object), (status = 503, description = "Not ready: each model's and the gallery's state", body = Object)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.faces.engine();
     let models: BTreeMap<&str, _> = engine.status().into_iter().collect();
     let gallery = state.gallery.status();
-    if engine.is_ready() && gallery.ready {
+    let draining = state.draining.load(Ordering::Relaxed);
+    if engine.is_ready() && gallery.ready && !draining {
         HttpResponse::Ok().json(json!({ "status": "ready", "models": models, "gallery": gallery }))
     } else {
+        let status = if draining { "draining" } else { "not_ready" };
         HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))
-            .json(json!({ "status": "not_ready", "models": models, "gallery": gallery }))
+            .json(json!({ "status": status, "draining": draining, "models": models, "gallery": gallery }))
     }
 }
 

@@ -12,7 +12,10 @@ pub mod openapi;
 pub mod plate;
 pub mod routes;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{atomic::AtomicBool, Arc},
+    time::Duration,
+};
 
 use tokio::sync::Semaphore;
 
@@ -41,6 +44,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Parsed from `--onboarding-policy` (checked at start-up by `serve`).
     pub onboarding_policy: Policy,
+    /// Set on SIGTERM: `/readyz` answers 503 `draining` while in-flight requests finish.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -51,7 +56,16 @@ impl AppState {
             tracing::error!("onboarding policy: {e}; using the defaults");
             Policy::default()
         });
-        AppState { faces, gallery, http, api_keys: Arc::new(api_keys), admission, request_timeout, onboarding_policy }
+        AppState {
+            faces,
+            gallery,
+            http,
+            api_keys: Arc::new(api_keys),
+            admission,
+            request_timeout,
+            onboarding_policy,
+            draining: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
