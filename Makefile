@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools k8s-tools chart-check bench bench-load bench-gallery bench-document bench-plate bench-onboarding clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools k8s-tools chart-check bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown clean-cache help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make bench      criterion benchmarks;  make bench-load: the load benchmark (verify, concurrency 1..32)"
 	@echo "make bench-gallery | bench-document | bench-plate | bench-onboarding: 1M-face search, ID specimens,"
 	@echo "                 plates, the onboarding call (median of 20 with its stages)"
+	@echo "make bench-shutdown  SIGTERM under load: every accepted request must succeed"
 	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 
@@ -59,15 +60,30 @@ chart-check: pytools k8s-tools
 	@echo "==> Helm chart"
 	@bash scripts/chart-check.sh
 
+# The k8s-test-apiserver (../shared/tools) for the cluster tests and the chart's dry-run,
+# unless KUBECONFIG already names a cluster.
+K8S_TEST_TOOL ?= ../shared/tools/k8s-test-apiserver
+
 # PostgreSQL for the gallery tests: a private server from Debian's packages (scripts/pg.sh),
-# unless VERITY_TEST_DATABASE_URL already names one.
-test: setup pytools chart-check
+# unless VERITY_TEST_DATABASE_URL already names one. Kubernetes: see K8S_TEST_TOOL.
+test: setup pytools k8s-tools
 	@echo "==> PostgreSQL for the gallery tests"
 	@set -e; url="$${VERITY_TEST_DATABASE_URL:-$$(bash scripts/pg.sh start)}"; \
 	  echo "    $$url"; \
-	  echo "==> cargo test --release"; \
-	  rc=0; $(GPU_ENV) VERITY_EP=$(EP) VERITY_TEST_DATABASE_URL="$$url" $(CARGO) test --release --locked || rc=$$?; \
+	  k8s=""; \
+	  if [ -z "$${KUBECONFIG:-}" ]; then \
+	    echo "==> Kubernetes API server (k8s-test-apiserver)"; \
+	    $(K8S_TEST_TOOL)/build.sh >/dev/null; \
+	    env_out=$$($(K8S_TEST_TOOL)/start.sh) || exit 1; eval "$$env_out"; k8s=1; \
+	  fi; \
+	  echo "    KUBECONFIG=$$KUBECONFIG"; \
+	  rc=0; echo "==> Helm chart"; bash scripts/chart-check.sh || rc=$$?; \
+	  if [ $$rc = 0 ]; then \
+	    echo "==> cargo test --release"; \
+	    $(GPU_ENV) VERITY_EP=$(EP) VERITY_TEST_DATABASE_URL="$$url" KUBECONFIG="$$KUBECONFIG" $(CARGO) test --release --locked || rc=$$?; \
+	  fi; \
 	  [ -n "$${VERITY_TEST_DATABASE_URL:-}" ] || bash scripts/pg.sh stop; \
+	  [ -z "$$k8s" ] || $(K8S_TEST_TOOL)/stop.sh; \
 	  exit $$rc
 
 lint:
@@ -87,6 +103,10 @@ bench-document: setup
 # POST /v1/onboarding against a real server, median of 20, with the stages it reports.
 bench-onboarding: setup build
 	$(CARGO) bench --locked --bench onboarding
+
+# SIGTERM under load: no accepted request may fail.
+bench-shutdown: setup build
+	$(CARGO) bench --locked --bench shutdown
 
 # Plate read of the car image, median of 20.
 bench-plate: setup

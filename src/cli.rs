@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::{
     api::{face, AppState},
     build_app,
+    cluster::Cluster,
     config::{Command, EngineConfig, HttpConfig, ServeArgs},
     engine::Engine,
     error::ApiError,
@@ -27,7 +28,7 @@ use crate::{
 /// Runs a parsed command; the process exit code is 0 on success.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => actix_web::rt::System::new().block_on(serve(args)),
+        Command::Serve(args) => actix_web::rt::System::new().block_on(serve(*args)),
         Command::Detect { engine, image } => {
             offline(engine, |faces| async move { face::detect_op(&faces, load_image(&image, "image")?).await })
         }
@@ -80,9 +81,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     })?;
     let gallery = Gallery::start(args.gallery.to_config());
-    let state = web::Data::new(AppState::new(FacePipeline::new(engine), gallery, args.http.clone(), api_keys));
+    let mut state = AppState::new(FacePipeline::new(engine.clone()), gallery.clone(), args.http.clone(), api_keys);
+    let draining = state.draining.clone();
+    let readiness: crate::cluster::ReadinessFn = Arc::new(move || {
+        crate::api::health::readiness(&engine, &gallery, draining.load(std::sync::atomic::Ordering::Relaxed))
+    });
+    state.cluster = Cluster::start(args.cluster.clone(), readiness);
+    let cluster = state.cluster.clone();
+    let state = web::Data::new(state);
     tracing::info!(listen = %args.listen, auth = !state.api_keys.is_empty(), "verity listening");
     let draining = state.draining.clone();
+    let signal_cluster = cluster.clone();
     let server = HttpServer::new(move || build_app(state.clone()))
         .workers(args.http_workers.max(1))
         .shutdown_timeout(args.shutdown_timeout_seconds)
@@ -95,12 +104,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     actix_web::rt::spawn(async move {
         let signal = shutdown_signal().await;
         draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        signal_cluster.poke();
         tracing::info!(signal, drain_delay_s = drain.as_secs(), "shutting down: /readyz is now 503 draining");
         actix_web::rt::time::sleep(drain).await;
         tracing::info!("closing the listener; finishing in-flight requests");
         handle.stop(true).await;
     });
     server.await?;
+    // In-flight requests are done: hand the Lease over and leave the condition False.
+    cluster.shutdown(Duration::from_secs(5)).await;
     tracing::info!("stopped");
     Ok(())
 }

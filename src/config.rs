@@ -25,7 +25,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Detect faces in an image and print the same JSON as `POST /v1/faces/detect`.
     Detect {
         #[command(flatten)]
@@ -184,6 +184,8 @@ pub struct ServeArgs {
     pub http: HttpConfig,
     #[command(flatten)]
     pub gallery: GalleryArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// HTTP worker threads (default: 2).
     #[arg(long, env = "VERITY_HTTP_WORKERS", default_value_t = 2)]
     pub http_workers: usize,
@@ -194,6 +196,43 @@ pub struct ServeArgs {
     /// After the listener closes: seconds in-flight requests get to finish before the exit.
     #[arg(long, env = "VERITY_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30)]
     pub shutdown_timeout_seconds: u64,
+}
+
+/// Kubernetes: identity from the downward API, the leader Lease, the peers' Service.
+/// Without POD_NAME and POD_NAMESPACE the cluster features are off.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// This Pod's name (downward API `metadata.name`).
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    /// This Pod's namespace (downward API `metadata.namespace`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub pod_namespace: Option<String>,
+    /// This Pod's IP (downward API `status.podIP`).
+    #[arg(long, env = "POD_IP")]
+    pub pod_ip: Option<String>,
+    /// The headless Service whose EndpointSlices list the peers.
+    #[arg(long, env = "VERITY_PEERS_SERVICE")]
+    pub peers_service: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "VERITY_LEASE_NAME", default_value = "verity-leader")]
+    pub lease_name: String,
+    /// Lease duration: a leader that stops renewing is replaced after this long.
+    #[arg(long, env = "VERITY_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+}
+
+impl Default for ClusterArgs {
+    fn default() -> Self {
+        ClusterArgs {
+            pod_name: None,
+            pod_namespace: None,
+            pod_ip: None,
+            peers_service: None,
+            lease_name: "verity-leader".into(),
+            lease_duration_seconds: 15,
+        }
+    }
 }
 
 /// Where enrolled faces are stored.

@@ -11,6 +11,19 @@ use super::root;
 
 pub struct Server(Child);
 
+impl Server {
+    /// Sends SIGTERM (through `kill`: the crate forbids unsafe code).
+    pub fn sigterm(&self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.0.wait().expect("wait for verity")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -19,6 +32,11 @@ impl Drop for Server {
 }
 
 pub fn start_server() -> (Server, String) {
+    start_server_with(&[])
+}
+
+/// `start_server` with extra environment.
+pub fn start_server_with(env: &[(&str, &str)]) -> (Server, String) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let bin = std::env::var_os("VERITY_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/verity"));
@@ -26,6 +44,7 @@ pub fn start_server() -> (Server, String) {
         .arg("serve")
         .env("VERITY_LISTEN", &addr)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .envs(env.iter().copied())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e} (run `make build`)", bin.display()));
     let server = Server(child);

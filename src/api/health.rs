@@ -6,7 +6,13 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::AppState;
-use crate::{engine::runtime, pipeline::operating, telemetry::metrics};
+use crate::{
+    cluster::Readiness,
+    engine::{runtime, Engine},
+    gallery::Gallery,
+    pipeline::operating,
+    telemetry::metrics,
+};
 
 /// 200 while the process runs.
 #[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200, description = "The process runs", body = Object)))]
@@ -37,15 +43,47 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.faces.engine();
     let models: BTreeMap<&str, _> = engine.status().into_iter().collect();
     let gallery = state.gallery.status();
-    let draining = state.draining.load(Ordering::Relaxed);
-    if engine.is_ready() && gallery.ready && !draining {
-        HttpResponse::Ok().json(json!({ "status": "ready", "models": models, "gallery": gallery }))
+    let r = readiness(engine, &state.gallery, state.draining.load(Ordering::Relaxed));
+    let c = state.cluster.status();
+    // The cluster part is informative: an unreachable Kubernetes API does not stop serving.
+    let cluster = json!({ "enabled": c.enabled, "leader": c.leader.is_self, "errors": c.errors });
+    let body = json!({
+        "status": if r.ready { "ready" } else if r.reason == "Draining" { "draining" } else { "not_ready" },
+        "reason": r.reason,
+        "draining": r.reason == "Draining",
+        "models": models,
+        "gallery": gallery,
+        "cluster": cluster,
+    });
+    if r.ready {
+        HttpResponse::Ok().json(body)
     } else {
-        let status = if draining { "draining" } else { "not_ready" };
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .json(json!({ "status": status, "draining": draining, "models": models, "gallery": gallery }))
+        HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "1")).json(body)
     }
+}
+
+/// This replica's readiness and its reason: the one rule behind `/readyz` and the Pod
+/// condition `verity.dev/ready`.
+pub fn readiness(engine: &Engine, gallery: &Gallery, draining: bool) -> Readiness {
+    let (ready, reason, message) = if draining {
+        (false, "Draining", "shutting down: finishing in-flight requests".to_string())
+    } else if !engine.is_ready() {
+        (false, "ModelsLoading", "models are loading or unavailable (see /readyz)".to_string())
+    } else if !gallery.is_ready() {
+        let g = gallery.status();
+        (false, "GalleryCatchingUp", format!("gallery at sequence {} of {}", g.applied_sequence, g.head_sequence))
+    } else {
+        (true, "Ready", "models warm, gallery caught up".to_string())
+    };
+    Readiness { ready, reason, message }
+}
+
+/// This pod, the leader, the peers and their readiness.
+#[utoipa::path(get, path = "/v1/cluster", tag = "operations",
+    responses((status = 200, description = "This pod, leader, peers; `enabled` false outside Kubernetes", body = crate::cluster::ClusterStatus),
+              (status = 401, description = "unauthorized", body = crate::error::ErrorBody)))]
+pub async fn cluster(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.cluster.status())
 }
 
 #[utoipa::path(get, path = "/v1/info", tag = "operations", security((), ("api_key" = []), ("bearer" = [])), responses((status = 200, description = "Version, models, execution provider, limits, operating points", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody)))]

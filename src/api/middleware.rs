@@ -1,6 +1,6 @@
 //! Middleware: request metrics and access logs, and API-key authentication for `/v1`.
 
-use std::time::Instant;
+use std::{sync::atomic::Ordering, time::Instant};
 
 use actix_web::{
     body::MessageBody,
@@ -15,7 +15,8 @@ use crate::{error::ApiError, telemetry::metrics};
 
 const QUIET: [&str; 3] = ["/livez", "/readyz", "/metrics"];
 
-/// Counts every request by route pattern and status, and logs the non-probe ones.
+/// Counts every request by route pattern and status, and logs the non-probe ones; while
+/// draining, answers `Connection: close`.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -23,7 +24,13 @@ pub async fn observe(
     let started = Instant::now();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().clone();
-    let res = next.call(req).await?;
+    let draining = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.draining.load(Ordering::Relaxed));
+    let mut res = next.call(req).await?;
+    if draining {
+        // Shutting down: no keep-alive, so clients open their next request elsewhere instead of
+        // racing the listener's close on an idle connection.
+        res.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
     let status = res.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     metrics::get().observe_request(&route, status, seconds);

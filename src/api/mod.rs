@@ -27,6 +27,7 @@ use actix_web::{
 };
 
 use crate::{
+    cluster::Cluster,
     config::HttpConfig,
     error::ApiError,
     gallery::Gallery,
@@ -46,6 +47,8 @@ pub struct AppState {
     pub onboarding_policy: Policy,
     /// Set on SIGTERM: `/readyz` answers 503 `draining` while in-flight requests finish.
     pub draining: Arc<AtomicBool>,
+    /// Kubernetes integration (disabled outside Kubernetes).
+    pub cluster: Arc<Cluster>,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             request_timeout,
             onboarding_policy,
             draining: Arc::new(AtomicBool::new(false)),
+            cluster: Cluster::disabled(),
         }
     }
 }

@@ -29,7 +29,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     ),
     paths(
         openapi_json, docs_redirect, docs,
-        health::livez, health::startupz, health::readyz, health::metrics, health::info,
+        health::livez, health::startupz, health::readyz, health::metrics, health::info, health::cluster,
         face::detect, face::verify, face::liveness,
         document::read, plate::read, onboarding::onboarding,
         gallery::create_collection, gallery::list_collections, gallery::delete_collection,

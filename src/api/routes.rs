@@ -58,6 +58,7 @@ routes! {
     Public "/docs" { get => openapi::docs_redirect }
     Public "/docs/{tail:.*}" { get => openapi::docs }
     Keyed "/v1/info" { get => health::info }
+    Keyed "/v1/cluster" { get => health::cluster }
     Model "/v1/faces/detect" { post => face::detect }
     Model "/v1/faces/verify" { post => face::verify }
     Model "/v1/faces/liveness" { post => face::liveness }

@@ -43,6 +43,7 @@ pub struct Metrics {
     rejected: Family<ReasonLabels, Counter>,
     gallery_faces: Family<CollectionLabels, Gauge>,
     gallery_lag: Gauge,
+    leader: Gauge,
     gallery_ops: HistogramFamily<OpLabels>,
 }
 
@@ -84,6 +85,8 @@ impl Metrics {
         let rejected = Family::<ReasonLabels, Counter>::default();
         let gallery_faces = Family::<CollectionLabels, Gauge>::default();
         let gallery_lag = Gauge::default();
+        let leader = Gauge::default();
+        registry.register("leader", "1 while this replica holds the leader Lease", leader.clone());
         let gallery_ops: HistogramFamily<OpLabels> = Family::new_with_constructor(latency_histogram);
         registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
         registry.register("request_duration_seconds", "HTTP request duration by route", request_duration.clone());
@@ -108,6 +111,7 @@ impl Metrics {
             registry: Mutex::new(registry),
             gallery_faces,
             gallery_lag,
+            leader,
             gallery_ops,
             http_requests,
             request_duration,
@@ -148,6 +152,10 @@ impl Metrics {
     /// `overloaded` (queue or admission full), `timeout` (deadline passed), `client_gone`.
     pub fn reject(&self, reason: &str) {
         self.rejected.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
     }
 
     pub fn set_gallery_lag(&self, lag: i64) {

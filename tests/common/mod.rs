@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses part of this module
 
 pub mod http;
+pub mod k8s;
 pub mod server;
 
 use std::{
