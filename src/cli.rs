@@ -114,6 +114,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // In-flight requests are done: hand the Lease over and leave the condition False.
     cluster.shutdown(Duration::from_secs(5)).await;
     tracing::info!("stopped");
+    crate::telemetry::shutdown();
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use super::{
     input::{read_form, FieldSpec, Form},
@@ -237,7 +238,9 @@ pub async fn search(
     // A scan of a large collection takes milliseconds of CPU: run it on the preprocessing pool,
     // never on the async worker thread.
     let (gallery, name) = (state.gallery.clone(), collection.clone());
-    let matches = pool::run(move || gallery.search(&name, &query, top_k, threshold, exclude.as_deref())).await?;
+    let matches = pool::run(move || gallery.search(&name, &query, top_k, threshold, exclude.as_deref()))
+        .instrument(tracing::info_span!("search", collection = %collection))
+        .await?;
     metrics::get().observe_gallery("search", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok().json(json!({
         "collection": collection,

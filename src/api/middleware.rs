@@ -10,7 +10,23 @@ use actix_web::{
     web, Error,
 };
 
+use opentelemetry::propagation::Extractor;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
 use super::AppState;
+
+struct HeaderExtractor<'a>(&'a header::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
 use crate::{error::ApiError, telemetry::metrics};
 
 const QUIET: [&str; 3] = ["/livez", "/readyz", "/metrics"];
@@ -25,7 +41,19 @@ pub async fn observe(
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().clone();
     let draining = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.draining.load(Ordering::Relaxed));
-    let mut res = next.call(req).await?;
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    // W3C trace context from the caller (traceparent/tracestate) parents this request's span.
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+    let _ = span.set_parent(parent);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    span.record("http.response.status_code", res.status().as_u16());
     if draining {
         // Shutting down: no keep-alive, so clients open their next request elsewhere instead of
         // racing the listener's close on an idle connection.

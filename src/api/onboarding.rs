@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Instant};
 use actix_web::{web, HttpRequest, HttpResponse};
 use image::RgbImage;
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::{
     input::{read_form, FieldSpec, Form},
@@ -227,7 +228,10 @@ async fn duplicate_search(
     threshold: f32,
     own_external_id: Option<String>,
 ) -> Result<Vec<Duplicate>, ApiError> {
-    let hits = pool::run(move || gallery.search(&collection, &query, MAX_DUPLICATES, threshold, None)).await?;
+    let span = tracing::info_span!("search", collection = %collection);
+    let hits = pool::run(move || gallery.search(&collection, &query, MAX_DUPLICATES, threshold, None))
+        .instrument(span)
+        .await?;
     Ok(hits
         .into_iter()
         .filter(|h| own_external_id.as_deref() != Some(h.external_id.as_str()))

@@ -129,6 +129,7 @@ impl FacePipeline {
     }
 
     /// All faces, best score first.
+    #[tracing::instrument(name = "detect", skip_all)]
     pub async fn detect(&self, img: Arc<RgbImage>) -> Result<Vec<Face>, ApiError> {
         let model = self.engine.get("yunet")?;
         let cfg = self.engine.config();
@@ -155,6 +156,7 @@ impl FacePipeline {
     }
 
     /// L2-normalised embedding of one face.
+    #[tracing::instrument(name = "embed", skip_all)]
     pub async fn embed(&self, img: Arc<RgbImage>, face: &Face) -> Result<Vec<f32>, ApiError> {
         let lm = face.landmarks.points();
         let aligned = pool::run(move || Ok(align_face(&img, &lm))).await?;
@@ -175,6 +177,7 @@ impl FacePipeline {
     }
 
     /// Ensemble liveness score of `face` (probability that it is a live person).
+    #[tracing::instrument(name = "liveness", skip_all)]
     pub async fn liveness(&self, img: Arc<RgbImage>, face: &Face) -> Result<LivenessScores, ApiError> {
         let mut scores = [0.0f32; 2];
         for (k, (name, crop_scale)) in [("minifasnet_v2", 2.7f32), ("minifasnet_v1se", 4.0f32)].into_iter().enumerate()

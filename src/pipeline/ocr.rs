@@ -171,6 +171,7 @@ impl Ocr {
     }
 
     /// Every text line of `img` in reading order.
+    #[tracing::instrument(name = "ocr", skip_all)]
     pub async fn read(&self, img: Arc<RgbImage>) -> Result<Vec<TextLine>, ApiError> {
         let det = self.engine.get(&self.engine.config().ocr_det)?;
         let src = img.clone();

@@ -1,0 +1,89 @@
+//! The tracing subscriber: logs (text or JSON) on stderr, and OpenTelemetry spans exported over
+//! OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set. W3C trace
+//! context (`traceparent`) on incoming requests becomes the parent of the request span
+//! (`api::middleware::observe`); stage spans (decode, detect, embed, liveness, ocr, search)
+//! nest under it.
+
+use std::sync::OnceLock;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider, Resource};
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, Layer};
+
+use crate::config::LogFormat;
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+fn otlp_configured() -> bool {
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+/// The OTLP/HTTP exporter and its provider; `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` selects
+/// JSON (default protobuf). Plain HTTP (the usual in-cluster collector on :4318).
+fn provider() -> Result<SdkTracerProvider, String> {
+    let protocol = match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref() {
+        Ok("http/json") => Protocol::HttpJson,
+        _ => Protocol::HttpBinary,
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name("verity");
+    }
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build())
+}
+
+/// Installs the global subscriber: logs filtered by RUST_LOG (`info` by default, ONNX Runtime's
+/// own chatter at `warn`) and, when configured, the OTLP trace exporter, whose spans are
+/// filtered by VERITY_TRACES_FILTER (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
+    };
+    // Spans have their own filter: RUST_LOG=warn quiets the logs, not the traces.
+    let span_filter = tracing_subscriber::EnvFilter::try_from_env("VERITY_TRACES_FILTER")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=off"));
+    let mut otel_error = None;
+    let otel = if otlp_configured() {
+        match provider() {
+            Ok(p) => {
+                let tracer = p.tracer("verity");
+                let _ = PROVIDER.set(p);
+                Some(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(span_filter))
+            }
+            Err(e) => {
+                otel_error = Some(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let _ = tracing_subscriber::registry().with(fmt).with(otel).try_init();
+    match (otel_error, PROVIDER.get().is_some()) {
+        (Some(e), _) => tracing::error!("OpenTelemetry export is off: {e}"),
+        (None, true) => tracing::info!("OpenTelemetry: exporting traces over OTLP/HTTP"),
+        (None, false) => {}
+    }
+}
+
+/// Flushes and stops the trace exporter (the last step of a graceful shutdown).
+pub fn shutdown() {
+    if let Some(p) = PROVIDER.get() {
+        if let Err(e) = p.shutdown() {
+            tracing::warn!("flushing traces: {e}");
+        }
+    }
+}
