@@ -76,6 +76,7 @@ fn main() {
                 image_sha256: format!("{i:064x}"),
                 embedding: vector(i as u64),
                 metadata: None,
+                expires_at: None,
             };
             g.enroll(face).await.unwrap();
         }

@@ -88,6 +88,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     state.cluster = Cluster::start(args.cluster.clone(), readiness);
     let cluster = state.cluster.clone();
+    tokio::spawn(crate::gallery::maintenance::run(
+        state.gallery.clone(),
+        cluster.clone(),
+        Duration::from_secs(args.gallery.maintenance_interval_seconds.max(1)),
+        args.gallery.changelog_keep,
+    ));
     let state = web::Data::new(state);
     tracing::info!(listen = %args.listen, auth = !state.api_keys.is_empty(), "verity listening");
     let draining = state.draining.clone();

@@ -247,6 +247,13 @@ pub struct GalleryArgs {
     /// How often the change log is polled when no notification arrives, in milliseconds.
     #[arg(long, env = "VERITY_GALLERY_POLL_MS", default_value_t = 1000)]
     pub gallery_poll_ms: u64,
+    /// Seconds between rounds of the retention purge and change-log compaction (run by the
+    /// leader in Kubernetes, else by this replica).
+    #[arg(long, env = "VERITY_MAINTENANCE_INTERVAL_SECONDS", default_value_t = 60)]
+    pub maintenance_interval_seconds: u64,
+    /// Change-log entries kept by compaction; a replica further behind reloads the snapshot.
+    #[arg(long, env = "VERITY_CHANGELOG_KEEP", default_value_t = 100_000)]
+    pub changelog_keep: i64,
 }
 
 impl GalleryArgs {

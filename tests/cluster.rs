@@ -213,3 +213,44 @@ fn outside_kubernetes_the_cluster_features_are_off() {
     let (status, r) = get(&format!("{}/readyz", s.base)).unwrap();
     assert_eq!((status, r["cluster"]["enabled"].as_bool()), (200, Some(false)));
 }
+
+fn metric(s: &Server, name: &str) -> f64 {
+    let text = common::server::agent()
+        .get(format!("{}/metrics", s.base))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().last()?.parse().ok()).unwrap_or(0.0)
+}
+
+#[test]
+fn only_the_leader_runs_the_retention_purge() {
+    let url = std::env::var("VERITY_TEST_DATABASE_URL").expect("VERITY_TEST_DATABASE_URL: run `make test`");
+    let rt = runtime();
+    let client = rt.block_on(k8s::client());
+    let ns = rt.block_on(k8s::namespace(&client, "verity-purge"));
+    for p in ["m1", "m2"] {
+        rt.block_on(k8s::pod(&client, &ns, p));
+    }
+    let env = [("VERITY_DATABASE_URL", url.as_str()), ("VERITY_MAINTENANCE_INTERVAL_SECONDS", "1")];
+    let replicas = vec![("m1", replica(&ns, "m1", &env)), ("m2", replica(&ns, "m2", &env))];
+    let leader = wait_for("a leader", Duration::from_secs(30), || {
+        let l = leaders(&replicas);
+        (l.len() == 1).then(|| l[0].clone())
+    });
+    let (lead, follow) =
+        if leader == "m1" { (&replicas[0].1, &replicas[1].1) } else { (&replicas[1].1, &replicas[0].1) };
+    let collection = format!("purge{}", std::process::id());
+    let (s, _) =
+        common::server::post(&format!("{}/v1/collections", follow.base), &json!({ "id": collection })).unwrap();
+    assert_eq!(s, 201);
+    let soon = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_secs(2)).unwrap().to_string();
+    let body = json!({ "image": common::http::b64("obama.jpg"), "external_id": "temp", "expires_at": soon });
+    let (s, r) = common::server::post(&format!("{}/v1/collections/{collection}/faces", follow.base), &body).unwrap();
+    assert_eq!(s, 201, "{r}");
+    let faces = |s: &Server| get(&format!("{}/v1/collections/{collection}/faces", s.base)).unwrap().1["faces"].clone();
+    wait_for("the purge", Duration::from_secs(20), || (faces(follow).as_array()?.is_empty()).then_some(()));
+    assert!(metric(lead, "verity_retention_purged_faces_total") >= 1.0);
+    assert_eq!(metric(follow, "verity_retention_purged_faces_total"), 0.0, "a follower purged");
+}

@@ -256,3 +256,41 @@ async fn postgres_replicas_see_each_others_writes() {
     assert_eq!(from_c["matches"][0]["external_id"], "biden");
     call(&a, at::TestRequest::delete().uri(&format!("/v1/collections/{collection}"))).await;
 }
+
+#[actix_web::test]
+async fn postgres_retention_purge_and_compaction() {
+    let url = database_url();
+    let collection = format!("ret{}", std::process::id());
+    let (a_gallery, b_gallery) = (pg_gallery(&url).await, pg_gallery(&url).await);
+    let a = at::init_service(build_app(state(a_gallery.clone()))).await;
+    let b = at::init_service(build_app(state(b_gallery.clone()))).await;
+    assert_eq!(call(&a, post("/v1/collections", json!({ "id": collection }))).await.0, 201);
+    let soon = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_secs(2)).unwrap().to_string();
+    let body = json!({ "image": b64(&image_bytes("obama.jpg")), "external_id": "temp", "expires_at": soon });
+    let (s, r) = call(&a, post(&format!("/v1/collections/{collection}/faces"), body)).await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(call(&a, enroll(&collection, "kept", "biden.jpg")).await.0, 201);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(a_gallery.purge_expired().await.unwrap() >= 1);
+    // The purge's deletes reach the other replica through the change log.
+    let r = wait_for(
+        &b,
+        || search_image(&collection, "obama2.jpg"),
+        |r| r["matches"].as_array().is_some_and(|m| m.iter().all(|m| m["external_id"] != "temp")),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(r["matches"].as_array().unwrap().iter().all(|m| m["external_id"] != "temp"), "{r}");
+    // Compaction keeps the last entry only; both replicas stay consistent afterwards.
+    let (_, floor) = a_gallery.compact(1).await.unwrap();
+    assert!(floor > 0);
+    assert_eq!(call(&a, enroll(&collection, "after", "obama2.jpg")).await.0, 201);
+    let r = wait_for(
+        &b,
+        || search_image(&collection, "obama.jpg"),
+        |r| r["matches"].as_array().is_some_and(|m| m.iter().any(|m| m["external_id"] == "after")),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(r["matches"].as_array().unwrap().iter().any(|m| m["external_id"] == "after"), "{r}");
+}

@@ -16,7 +16,8 @@ use super::{
 use crate::{error::ApiError, gallery::store::NewFace, pipeline::operating, telemetry::metrics, vision::pool};
 
 const CREATE: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["id", "description"] };
-const ENROLL: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &["external_id", "metadata"] };
+const ENROLL: FieldSpec =
+    FieldSpec { images: &["image"], optional_images: &[], options: &["external_id", "metadata", "expires_at"] };
 const SEARCH: FieldSpec = FieldSpec {
     images: &[],
     optional_images: &["image"],
@@ -115,6 +116,22 @@ pub async fn enroll(
             }
         },
     };
+    let expires_at = match form.option("expires_at").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => {
+            let t: jiff::Timestamp = v.parse().map_err(|_| ApiError::InvalidField {
+                field: "expires_at".into(),
+                reason: format!("an RFC 3339 timestamp such as 2030-01-31T00:00:00Z, not {v:?}"),
+            })?;
+            if t <= jiff::Timestamp::now() {
+                return Err(ApiError::InvalidField {
+                    field: "expires_at".into(),
+                    reason: "must be in the future".into(),
+                });
+            }
+            Some(t.as_second())
+        }
+    };
     let (img, image_sha256) = form.image_with_sha256("image", &state.http).await?;
     let face = state.faces.largest_face(img.clone(), "image").await?;
     if !face.quality.issues.is_empty() {
@@ -131,6 +148,7 @@ pub async fn enroll(
             image_sha256,
             embedding,
             metadata: metadata.clone(),
+            expires_at,
         })
         .await?;
     metrics::get().observe_gallery("enroll", started.elapsed().as_secs_f64());
@@ -139,6 +157,7 @@ pub async fn enroll(
         "face_id": face_id,
         "external_id": external_id,
         "created": created,
+        "expires_at": expires_at.map(crate::gallery::store::rfc3339),
         "metadata": metadata.and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok()),
         "face": face,
     });

@@ -135,6 +135,8 @@ pub struct EnrollForm {
     external_id: String,
     /// A JSON object (as text in multipart), at most 16 KiB.
     metadata: Option<String>,
+    /// RFC 3339 time after which the retention purge deletes the face (must be in the future).
+    expires_at: Option<String>,
 }
 
 #[derive(ToSchema)]

@@ -5,6 +5,7 @@
 //! has loaded a snapshot and caught up with the head.
 
 pub mod index;
+pub mod maintenance;
 pub mod postgres;
 pub mod sqlite;
 pub mod store;
@@ -180,15 +181,37 @@ impl Gallery {
         Ok(())
     }
 
-    /// Applies every change after the applied sequence number.
+    /// Applies every change after the applied sequence number; when the change log was
+    /// compacted past it, reloads the snapshot instead.
     pub async fn catch_up(&self) -> Result<(), StoreError> {
         let store = self.store.get().ok_or_else(|| StoreError::Backend("not connected".into()))?;
+        for _ in 0..3 {
+            if self.applied.load(Ordering::Acquire) < store.floor().await? {
+                tracing::info!("the change log was compacted past this replica's position: reloading the snapshot");
+                self.load_snapshot().await?;
+            }
+            if self.apply_log(store).await? {
+                break;
+            }
+        }
+        let head = store.head().await?;
+        self.head.store(head, Ordering::Release);
+        self.refresh_metrics();
+        Ok(())
+    }
+
+    /// Applies the log from the applied sequence; false when a compaction overtook it (the
+    /// changes read may have a gap: nothing of them is applied).
+    async fn apply_log(&self, store: &Store) -> Result<bool, StoreError> {
         let _guard = self.apply.lock().await;
         loop {
             let from = self.applied.load(Ordering::Acquire);
             let changes = store.changes_since(from, PAGE).await?;
+            if from < store.floor().await? {
+                return Ok(false);
+            }
             if changes.is_empty() {
-                break;
+                return Ok(true);
             }
             let last = changes.last().map_or(from, Change::seq);
             {
@@ -199,10 +222,22 @@ impl Gallery {
             }
             self.applied.store(last, Ordering::Release);
         }
-        let head = store.head().await?;
-        self.head.store(head, Ordering::Release);
-        self.refresh_metrics();
-        Ok(())
+    }
+
+    /// Retention: deletes every face past its `expires_at` (the leader's job in a cluster).
+    pub async fn purge_expired(&self) -> Result<usize, ApiError> {
+        let store = self.store.get().ok_or_else(|| ApiError::StorageUnavailable("not connected".into()))?;
+        let n = store.purge_expired(store::now_unix()).await?;
+        if n > 0 {
+            self.catch_up().await?;
+        }
+        Ok(n)
+    }
+
+    /// Change-log compaction: keeps the last `keep` entries (the leader's job in a cluster).
+    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), ApiError> {
+        let store = self.store.get().ok_or_else(|| ApiError::StorageUnavailable("not connected".into()))?;
+        Ok(store.compact(keep).await?)
     }
 
     fn refresh_metrics(&self) {

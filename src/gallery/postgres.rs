@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, Mutex};
 use tokio_postgres::{AsyncMessage, Client, NoTls, Transaction};
 
-use super::store::{from_bytes, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
+use super::store::{from_bytes, rfc3339, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS verity_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS verity_changes (
   face_id TEXT,
   external_id TEXT
 );
+ALTER TABLE verity_faces ADD COLUMN IF NOT EXISTS expires_at BIGINT;
+CREATE INDEX IF NOT EXISTS verity_faces_expiry ON verity_faces (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS verity_log_floor (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
+INSERT INTO verity_log_floor VALUES (1, 0) ON CONFLICT DO NOTHING;
 ";
 
 pub const CHANNEL: &str = "verity_gallery";
@@ -138,8 +142,8 @@ impl PgStore {
             return Ok((false, head));
         }
         tx.execute(
-            "INSERT INTO verity_faces (face_id, collection, external_id, image_sha256, embedding, metadata)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO verity_faces (face_id, collection, external_id, image_sha256, embedding, metadata, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &face.face_id,
                 &face.collection,
@@ -147,6 +151,7 @@ impl PgStore {
                 &face.image_sha256,
                 &to_bytes(&face.embedding),
                 &face.metadata,
+                &face.expires_at,
             ],
         )
         .await?;
@@ -169,7 +174,7 @@ impl PgStore {
         let rows = tx
             .query(
                 "SELECT face_id, external_id, metadata,
-                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), expires_at
                  FROM verity_faces WHERE collection = $1 AND face_id > $2 ORDER BY face_id LIMIT $3",
                 &[&collection, &after.unwrap_or(""), &limit],
             )
@@ -182,6 +187,7 @@ impl PgStore {
                 external_id: r.get(1),
                 metadata: r.get::<_, Option<String>>(2).and_then(|m| serde_json::from_str(&m).ok()),
                 created_at: r.get(3),
+                expires_at: r.get::<_, Option<i64>>(4).map(rfc3339),
             })
             .collect())
     }
@@ -224,6 +230,45 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(rows.len())
+    }
+
+    pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        let rows = tx
+            .query(
+                "DELETE FROM verity_faces WHERE expires_at IS NOT NULL AND expires_at <= $1
+                 RETURNING face_id, collection, external_id",
+                &[&now],
+            )
+            .await?;
+        for r in &rows {
+            let (face_id, collection, external_id): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            log(&tx, "delete_face", &collection, Some(&face_id), Some(&external_id)).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        // Lock the head row: no write commits between reading the head and cutting.
+        let head: i64 = tx.query_one("SELECT seq FROM verity_head WHERE id = 1 FOR UPDATE", &[]).await?.get(0);
+        let floor: i64 = tx.query_one("SELECT seq FROM verity_log_floor WHERE id = 1", &[]).await?.get(0);
+        let cut = head - keep.max(0);
+        if cut <= floor {
+            return Ok((0, floor));
+        }
+        let n = tx.execute("DELETE FROM verity_changes WHERE seq <= $1", &[&cut]).await?;
+        tx.execute("UPDATE verity_log_floor SET seq = $1 WHERE id = 1", &[&cut]).await?;
+        tx.commit().await?;
+        Ok((n, cut))
+    }
+
+    pub async fn floor(&self) -> Result<i64, StoreError> {
+        let c = self.client.lock().await;
+        Ok(c.query_one("SELECT seq FROM verity_log_floor WHERE id = 1", &[]).await?.get(0))
     }
 
     pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {

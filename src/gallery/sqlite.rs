@@ -8,7 +8,7 @@ use std::{
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::store::{from_bytes, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
+use super::store::{from_bytes, rfc3339, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS faces (
   image_sha256 TEXT NOT NULL,
   embedding BLOB NOT NULL,
   metadata TEXT,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  expires_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS faces_subject ON faces (collection, external_id);
 CREATE TABLE IF NOT EXISTS changes (
@@ -38,7 +39,12 @@ CREATE TABLE IF NOT EXISTS changes (
   face_id TEXT,
   external_id TEXT
 );
+CREATE TABLE IF NOT EXISTS log_floor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+INSERT OR IGNORE INTO log_floor VALUES (1, 0);
 ";
+
+/// Columns added after the first release: (table, column, definition).
+const MIGRATIONS: &[(&str, &str, &str)] = &[("faces", "expires_at", "INTEGER")];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -73,6 +79,17 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, def) in MIGRATIONS {
+            let has: bool = conn
+                .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
+                .exists([column])?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def}"))?;
+            }
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS faces_expiry ON faces (expires_at) WHERE expires_at IS NOT NULL",
+        )?;
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -147,15 +164,16 @@ impl SqliteStore {
                 return Ok((false, head));
             }
             tx.execute(
-                "INSERT INTO faces (face_id, collection, external_id, image_sha256, embedding, metadata)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO faces (face_id, collection, external_id, image_sha256, embedding, metadata, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     face.face_id,
                     face.collection,
                     face.external_id,
                     face.image_sha256,
                     to_bytes(&face.embedding),
-                    face.metadata
+                    face.metadata,
+                    face.expires_at
                 ],
             )?;
             let seq = log(&tx, "add_face", &face.collection, Some(&face.face_id), Some(&face.external_id))?;
@@ -177,7 +195,7 @@ impl SqliteStore {
                 return Err(StoreError::CollectionNotFound(collection));
             }
             let mut st = c.prepare(
-                "SELECT face_id, external_id, metadata, created_at FROM faces
+                "SELECT face_id, external_id, metadata, created_at, expires_at FROM faces
                  WHERE collection = ?1 AND face_id > ?2 ORDER BY face_id LIMIT ?3",
             )?;
             let rows = st.query_map(params![collection, after, limit], |r| {
@@ -187,6 +205,7 @@ impl SqliteStore {
                     external_id: r.get(1)?,
                     metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
                     created_at: r.get(3)?,
+                    expires_at: r.get::<_, Option<i64>>(4)?.map(rfc3339),
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -236,6 +255,47 @@ impl SqliteStore {
             Ok(ids.len())
         })
         .await
+    }
+
+    pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let expired: Vec<(String, String, String)> = {
+                let mut st = tx.prepare(
+                    "SELECT face_id, collection, external_id FROM faces WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                )?;
+                let rows = st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (face_id, collection, external_id) in &expired {
+                tx.execute("DELETE FROM faces WHERE face_id = ?1", [face_id])?;
+                log(&tx, "delete_face", collection, Some(face_id), Some(external_id))?;
+            }
+            tx.commit()?;
+            Ok(expired.len())
+        })
+        .await
+    }
+
+    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let head: i64 = tx.query_row("SELECT seq FROM head WHERE id = 1", [], |r| r.get(0))?;
+            let floor: i64 = tx.query_row("SELECT seq FROM log_floor WHERE id = 1", [], |r| r.get(0))?;
+            let cut = head - keep.max(0);
+            if cut <= floor {
+                return Ok((0, floor));
+            }
+            let n = tx.execute("DELETE FROM changes WHERE seq <= ?1", [cut])?;
+            tx.execute("UPDATE log_floor SET seq = ?1 WHERE id = 1", [cut])?;
+            tx.commit()?;
+            Ok((n as u64, cut))
+        })
+        .await
+    }
+
+    pub async fn floor(&self) -> Result<i64, StoreError> {
+        self.with(|c| Ok(c.query_row("SELECT seq FROM log_floor WHERE id = 1", [], |r| r.get(0))?)).await
     }
 
     pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {

@@ -47,6 +47,8 @@ pub struct FaceRow {
     pub external_id: String,
     pub metadata: Option<serde_json::Value>,
     pub created_at: String,
+    /// When the retention purge deletes the face (RFC 3339, UTC); null: kept until erased.
+    pub expires_at: Option<String>,
 }
 
 /// What an enrollment writes.
@@ -58,6 +60,8 @@ pub struct NewFace {
     pub image_sha256: String,
     pub embedding: Vec<f32>,
     pub metadata: Option<String>,
+    /// Unix seconds after which the retention purge deletes the face.
+    pub expires_at: Option<i64>,
 }
 
 /// One entry of the change log. `embedding` is absent when the face was deleted since (deletes
@@ -110,6 +114,16 @@ pub struct Snapshot {
     pub head: i64,
     pub collections: Vec<String>,
     pub faces: Vec<(String, String, String, Vec<f32>)>,
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Now, in Unix seconds.
+pub fn now_unix() -> i64 {
+    jiff::Timestamp::now().as_second()
 }
 
 pub fn to_bytes(v: &[f32]) -> Vec<u8> {
@@ -167,6 +181,23 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<FaceRow>, StoreError> {
         dispatch!(self, s => s.list_faces(collection, after, limit).await)
+    }
+
+    /// Deletes every face whose `expires_at` is at or before `now` (one delete per face in the
+    /// change log); returns how many.
+    pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.purge_expired(now).await)
+    }
+
+    /// Drops change-log entries at or below `head - keep`; returns (entries dropped, the new
+    /// floor). A replica whose applied sequence is below the floor reloads the snapshot.
+    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
+        dispatch!(self, s => s.compact(keep).await)
+    }
+
+    /// The highest sequence number no longer in the change log (0 before any compaction).
+    pub async fn floor(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.floor().await)
     }
 
     pub async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {

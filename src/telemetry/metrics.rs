@@ -44,6 +44,7 @@ pub struct Metrics {
     gallery_faces: Family<CollectionLabels, Gauge>,
     gallery_lag: Gauge,
     leader: Gauge,
+    purged: Counter,
     gallery_ops: HistogramFamily<OpLabels>,
 }
 
@@ -86,6 +87,12 @@ impl Metrics {
         let gallery_faces = Family::<CollectionLabels, Gauge>::default();
         let gallery_lag = Gauge::default();
         let leader = Gauge::default();
+        let purged = Counter::default();
+        registry.register(
+            "retention_purged_faces",
+            "Faces deleted by the retention purge (on the leader)",
+            purged.clone(),
+        );
         registry.register("leader", "1 while this replica holds the leader Lease", leader.clone());
         let gallery_ops: HistogramFamily<OpLabels> = Family::new_with_constructor(latency_histogram);
         registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
@@ -112,6 +119,7 @@ impl Metrics {
             gallery_faces,
             gallery_lag,
             leader,
+            purged,
             gallery_ops,
             http_requests,
             request_duration,
@@ -152,6 +160,10 @@ impl Metrics {
     /// `overloaded` (queue or admission full), `timeout` (deadline passed), `client_gone`.
     pub fn reject(&self, reason: &str) {
         self.rejected.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+    }
+
+    pub fn count_purged(&self, faces: usize) {
+        self.purged.inc_by(faces as u64);
     }
 
     pub fn set_leader(&self, leader: bool) {
