@@ -11,13 +11,7 @@ use crate::{error::ApiError, pipeline::document::DocumentPipeline};
 const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &["back"], options: &[] };
 
 #[utoipa::path(post, path = "/v1/documents/read", operation_id = "read_document", tag = "documents", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::DocumentForm = "multipart/form-data"), (crate::api::openapi::DocumentForm = "application/json"))), responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
-        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        content((crate::api::openapi::DocumentForm = "multipart/form-data"), (crate::api::openapi::DocumentForm = "application/json"))), responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), crate::api::openapi::ModelErrors))]
 pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut form = read_form(&req, body, &READ, &state.http).await?;
     let front = form.image("image", &state.http).await?;

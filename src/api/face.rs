@@ -116,13 +116,7 @@ const VERIFY: FieldSpec =
 const LIVENESS: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &["operating_point"] };
 
 #[utoipa::path(post, path = "/v1/faces/detect", tag = "faces", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::ImageForm = "multipart/form-data"), (crate::api::openapi::ImageForm = "application/json"))), responses((status = 200, description = "Faces with box, landmarks, pose and quality", body = DetectResponse), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
-        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        content((crate::api::openapi::ImageForm = "multipart/form-data"), (crate::api::openapi::ImageForm = "application/json"))), responses((status = 200, description = "Faces with box, landmarks, pose and quality", body = DetectResponse), crate::api::openapi::ModelErrors))]
 pub async fn detect(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -134,13 +128,7 @@ pub async fn detect(
 }
 
 #[utoipa::path(post, path = "/v1/faces/verify", tag = "faces", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::VerifyForm = "multipart/form-data"), (crate::api::openapi::VerifyForm = "application/json"))), responses((status = 200, description = "Similarity of the largest faces and the decision", body = VerifyResponse), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
-        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        content((crate::api::openapi::VerifyForm = "multipart/form-data"), (crate::api::openapi::VerifyForm = "application/json"))), responses((status = 200, description = "Similarity of the largest faces and the decision", body = VerifyResponse), crate::api::openapi::ModelErrors))]
 pub async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -154,13 +142,7 @@ pub async fn verify(
 }
 
 #[utoipa::path(post, path = "/v1/faces/liveness", tag = "faces", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::LivenessForm = "multipart/form-data"), (crate::api::openapi::LivenessForm = "application/json"))), responses((status = 200, description = "Passive liveness of the one face", body = LivenessResponse), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
-        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        content((crate::api::openapi::LivenessForm = "multipart/form-data"), (crate::api::openapi::LivenessForm = "application/json"))), responses((status = 200, description = "Passive liveness of the one face", body = LivenessResponse), crate::api::openapi::ModelErrors))]
 pub async fn liveness(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -256,12 +256,8 @@ fn ms(since: Instant) -> f64 {
     ),
     responses(
         (status = 200, description = "The decision, every check, identity and timings", body = OnboardingResponse),
-        (status = 400, description = "Missing or invalid field", body = crate::error::ErrorBody),
         (status = 404, description = "collection_not_found", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an image", body = crate::error::ErrorBody),
-        (status = 422, description = "An image could not be decoded", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
+        crate::api::openapi::ModelErrors,
     )
 )]
 pub async fn onboarding(

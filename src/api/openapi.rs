@@ -10,7 +10,7 @@ use utoipa::{
 };
 
 use super::{compat, document, face, gallery, health, onboarding, plate};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// The API description, built once.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
@@ -64,6 +64,33 @@ impl Modify for Security {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
+}
+
+/// The errors every model route may answer (RFC 7807 bodies with a stable `code`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ModelErrors {
+    /// Missing, unknown or invalid field
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// unauthorized (API keys are configured)
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// Payload or image too large
+    #[response(status = 413)]
+    TooLarge(#[to_schema] ErrorBody),
+    /// Not an accepted content or image type
+    #[response(status = 415)]
+    UnsupportedType(#[to_schema] ErrorBody),
+    /// Image not decodable, no face, several faces, or face rejected
+    #[response(status = 422)]
+    Unprocessable(#[to_schema] ErrorBody),
+    /// overloaded
+    #[response(status = 429)]
+    Overloaded(#[to_schema] ErrorBody),
+    /// Models not ready, gallery unavailable, or deadline exceeded
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
 }
 
 /// An image: a file (multipart) or a base64 string (JSON).
