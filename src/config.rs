@@ -220,6 +220,10 @@ pub struct ClusterArgs {
     /// Lease duration: a leader that stops renewing is replaced after this long.
     #[arg(long, env = "VERITY_LEASE_DURATION_SECONDS", default_value_t = 15)]
     pub lease_duration_seconds: u64,
+    /// Pause after each re-embedding chunk, in milliseconds: limits the load a background job
+    /// puts on a replica that also serves requests.
+    #[arg(long, env = "VERITY_JOBS_THROTTLE_MS", default_value_t = 0)]
+    pub jobs_throttle_ms: u64,
 }
 
 impl Default for ClusterArgs {
@@ -231,6 +235,7 @@ impl Default for ClusterArgs {
             peers_service: None,
             lease_name: "verity-leader".into(),
             lease_duration_seconds: 15,
+            jobs_throttle_ms: 0,
         }
     }
 }
@@ -251,6 +256,11 @@ pub struct GalleryArgs {
     /// leader in Kubernetes, else by this replica).
     #[arg(long, env = "VERITY_MAINTENANCE_INTERVAL_SECONDS", default_value_t = 60)]
     pub maintenance_interval_seconds: u64,
+    /// Keep each enrolled face's aligned 112x112 crop (about 20 KB, PNG) in the store, so a
+    /// collection can be re-embedded with a new embedding model (`POST .../reembed`). Off: only
+    /// embeddings are stored, and re-embedding skips those faces.
+    #[arg(long, env = "VERITY_KEEP_ALIGNED_FACES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub keep_aligned_faces: bool,
     /// Change-log entries kept by compaction; a replica further behind reloads the snapshot.
     #[arg(long, env = "VERITY_CHANGELOG_KEEP", default_value_t = 100_000)]
     pub changelog_keep: i64,
@@ -262,6 +272,7 @@ impl GalleryArgs {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.as_ref().map(|s| s.0.clone()).filter(|s| !s.is_empty()),
             poll: std::time::Duration::from_millis(self.gallery_poll_ms.max(10)),
+            keep_aligned: self.keep_aligned_faces,
         }
     }
 }

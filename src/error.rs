@@ -56,6 +56,8 @@ pub enum ApiError {
     FaceNotFound(String),
     #[error("no face is enrolled under external_id `{0}` in this collection")]
     SubjectNotFound(String),
+    #[error("job `{0}` does not exist")]
+    JobNotFound(String),
     #[error("the face cannot be enrolled: {}", .0.join(", "))]
     FaceRejected(Vec<String>),
     #[error("the gallery store is unavailable: {0}")]
@@ -113,6 +115,7 @@ impl ApiError {
             CollectionNotFound(_) => (StatusCode::NOT_FOUND, "collection_not_found", "Collection not found"),
             FaceNotFound(_) => (StatusCode::NOT_FOUND, "face_not_found", "Face not found"),
             SubjectNotFound(_) => (StatusCode::NOT_FOUND, "subject_not_found", "Subject not found"),
+            JobNotFound(_) => (StatusCode::NOT_FOUND, "job_not_found", "Job not found"),
             FaceRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "face_rejected", "Face rejected"),
             StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "Storage unavailable"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),

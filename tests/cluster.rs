@@ -254,3 +254,124 @@ fn only_the_leader_runs_the_retention_purge() {
     assert!(metric(lead, "verity_retention_purged_faces_total") >= 1.0);
     assert_eq!(metric(follow, "verity_retention_purged_faces_total"), 0.0, "a follower purged");
 }
+
+#[test]
+fn a_reembed_job_over_three_processes_does_each_chunk_exactly_once_despite_a_kill() {
+    let url = std::env::var("VERITY_TEST_DATABASE_URL").expect("VERITY_TEST_DATABASE_URL: run `make test`");
+    let rt = runtime();
+    let client = rt.block_on(k8s::client());
+    let ns = rt.block_on(k8s::namespace(&client, "verity-jobs"));
+    let pods = ["j1", "j2", "j3"];
+    for p in pods {
+        rt.block_on(k8s::pod(&client, &ns, p));
+    }
+    // The headless Service's EndpointSlice, as the endpoint controller would write it.
+    let endpoints: Vec<Value> = pods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({ "addresses": [format!("10.0.1.{}", i + 1)], "conditions": { "ready": true }, "targetRef": { "kind": "Pod", "name": p } }))
+        .collect();
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": { "name": "verity-peers-j", "labels": { "kubernetes.io/service-name": "verity-peers" } },
+        "addressType": "IPv4", "endpoints": endpoints, "ports": [{ "name": "http", "port": 8080, "protocol": "TCP" }]
+    }))
+    .unwrap();
+    rt.block_on(Api::<EndpointSlice>::namespaced(client.clone(), &ns).create(&PostParams::default(), &slice)).unwrap();
+    let env = [("VERITY_DATABASE_URL", url.as_str()), ("VERITY_JOBS_THROTTLE_MS", "500")];
+    let mut replicas: Vec<(&str, Server)> = pods.iter().map(|p| (*p, replica(&ns, p, &env))).collect();
+    let leader = wait_for("a leader", Duration::from_secs(30), || {
+        let l = leaders(&replicas);
+        (l.len() == 1).then(|| l[0].clone())
+    });
+    wait_for("every replica to see three ready peers", Duration::from_secs(20), || {
+        replicas.iter().all(|(_, s)| cluster_of(s)["peers"].as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+
+    let collection = format!("jobs{}", std::process::id());
+    let base = replicas[0].1.base.clone();
+    assert_eq!(common::server::post(&format!("{base}/v1/collections"), &json!({ "id": collection })).unwrap().0, 201);
+    let faces = 12;
+    for i in 0..faces {
+        let body = json!({ "image": common::http::b64("obama.jpg"), "external_id": format!("person-{i}") });
+        let (s, r) = common::server::post(&format!("{base}/v1/collections/{collection}/faces"), &body).unwrap();
+        assert_eq!(s, 201, "{r}");
+    }
+    let (s, job) =
+        common::server::post(&format!("{base}/v1/collections/{collection}/reembed"), &json!({ "chunk_size": 1 }))
+            .unwrap();
+    assert_eq!((s, job["mode"].as_str(), job["chunks"].as_i64()), (202, Some("cluster"), Some(faces)), "{job}");
+    let job_id = job["job_id"].as_str().unwrap().to_string();
+
+    // Kill -9 a worker (not the leader) while it holds a chunk it has not finished.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(client.clone(), &ns);
+    let victim = wait_for("a worker holding a chunk", Duration::from_secs(30), || {
+        let list = rt.block_on(leases.list(&kube::api::ListParams::default().labels("verity.dev/job"))).ok()?;
+        list.items.iter().filter_map(|l| l.spec.as_ref()?.holder_identity.clone()).find(|h| *h != leader)
+    });
+    let i = replicas.iter().position(|(n, _)| *n == victim).unwrap();
+    let (_, mut killed) = replicas.remove(i);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    println!("killed {victim} mid-job (leader {leader})");
+
+    let survivor = replicas[0].1.base.clone();
+    let status = wait_for("the job to complete", Duration::from_secs(90), || {
+        let (_, s) = get(&format!("{survivor}/v1/jobs/{job_id}"))?;
+        (s["state"] == "completed").then_some(s)
+    });
+    println!("job {job_id}: {status}");
+    assert_eq!((status["done_chunks"].as_i64(), status["done_faces"].as_i64()), (Some(faces), Some(faces)));
+    let by = status["done_by"].as_object().unwrap();
+    assert_eq!(by.values().map(|v| v.as_i64().unwrap()).sum::<i64>(), faces);
+    assert!(by.len() >= 2, "the work was shared: {by:?}");
+    // Exactly once: every face got exactly one new embedding in the change log.
+    let counts: Vec<i64> = rt.block_on(async {
+        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let rows = db
+            .query(
+                "SELECT COUNT(*) FROM verity_changes WHERE op = 'update_face' AND collection = $1 GROUP BY face_id",
+                &[&collection],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    });
+    assert_eq!(counts.len() as i64, faces, "every face re-embedded");
+    assert!(counts.iter().all(|&c| c == 1), "a face was re-embedded twice: {counts:?}");
+    let left =
+        rt.block_on(leases.list(&kube::api::ListParams::default().labels("verity.dev/job"))).unwrap().items.len();
+    assert_eq!(left, 0, "finished chunks' leases are deleted");
+}
+
+#[test]
+fn an_unreachable_api_server_never_stops_the_server() {
+    // A kubeconfig whose server refuses connections.
+    let dir = std::env::temp_dir().join(format!("verity-noapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:9\n\
+         users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: gone\n  context: {cluster: gone, user: u, namespace: default}\n\
+         current-context: gone\n",
+    )
+    .unwrap();
+    let s = replica("default", "lonely", &[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
+    let c = wait_for("the cluster errors to show", Duration::from_secs(20), || {
+        let c = cluster_of(&s);
+        c["errors"].as_object().is_some_and(|e| !e.is_empty()).then_some(c)
+    });
+    assert_eq!(c["enabled"], true);
+    assert_eq!(c["leader"]["is_self"], false, "no leadership without the API");
+    let (status, r) = get(&format!("{}/readyz", s.base)).unwrap();
+    assert_eq!(status, 200, "serving goes on: {r}");
+    assert!(r["cluster"]["errors"].as_object().is_some_and(|e| !e.is_empty()), "{r}");
+    let (s2, _) = common::server::post(
+        &format!("{}/v1/faces/detect", s.base),
+        &json!({ "image": common::http::b64("obama.jpg") }),
+    )
+    .unwrap();
+    assert_eq!(s2, 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}

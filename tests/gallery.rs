@@ -184,6 +184,7 @@ async fn pg_gallery(url: &str) -> Arc<Gallery> {
         data_dir: std::env::temp_dir(),
         database_url: Some(url.to_string()),
         poll: Duration::from_millis(500),
+        keep_aligned: true,
     };
     Gallery::open(cfg).await.expect("PostgreSQL gallery opens")
 }

@@ -21,7 +21,7 @@ use verity::{
 };
 
 fn sqlite_cfg(dir: &std::path::Path, poll: Duration) -> GalleryConfig {
-    GalleryConfig { data_dir: dir.to_path_buf(), database_url: None, poll }
+    GalleryConfig { data_dir: dir.to_path_buf(), database_url: None, poll, keep_aligned: true }
 }
 
 fn state(g: Arc<Gallery>) -> actix_web::web::Data<AppState> {
@@ -94,5 +94,60 @@ async fn a_replica_behind_a_compaction_reloads_the_snapshot() {
     send(&app, post_json("/v1/collections/c/faces", json!({ "image": b64("obama2.jpg"), "external_id": "o2" }))).await;
     replica.catch_up().await.unwrap();
     assert_eq!(replica.status().faces, 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn a_collection_is_re_embedded_here_when_there_is_no_cluster() {
+    let dir = std::env::temp_dir().join(format!("verity-reembed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let gallery = Gallery::open(sqlite_cfg(&dir, Duration::from_millis(200))).await.unwrap();
+    let app = test::init_service(build_app(state(gallery.clone()))).await;
+    send(&app, post_json("/v1/collections", json!({ "id": "r" }))).await;
+    for (ext, img) in [("o", "obama.jpg"), ("b", "biden.jpg"), ("a", "astronaut.png")] {
+        let (s, r) =
+            send(&app, post_json("/v1/collections/r/faces", json!({ "image": b64(img), "external_id": ext }))).await;
+        assert_eq!(s, 201, "{r}");
+    }
+    let search = json!({ "image": b64("obama2.jpg"), "top_k": 1 });
+    let (_, before) = send(&app, post_json("/v1/collections/r/search", search.clone())).await;
+
+    for (body, status, code) in
+        [(json!({ "chunk_size": 0 }), 400, "invalid_field"), (json!({ "chunk_size": "many" }), 400, "invalid_field")]
+    {
+        let (s, r) = send(&app, post_json("/v1/collections/r/reembed", body)).await;
+        assert_eq!((s.as_u16(), r["code"].as_str()), (status, Some(code)), "{r}");
+    }
+    let (s, r) = send(&app, post_json("/v1/collections/nope/reembed", json!({}))).await;
+    assert_eq!((s.as_u16(), r["code"].as_str()), (404, Some("collection_not_found")));
+    let (s, r) = send(&app, test::TestRequest::get().uri("/v1/jobs/nope")).await;
+    assert_eq!((s.as_u16(), r["code"].as_str()), (404, Some("job_not_found")));
+
+    let (s, started) = send(&app, post_json("/v1/collections/r/reembed", json!({ "chunk_size": 2 }))).await;
+    assert_eq!(s, 202, "{started}");
+    assert_eq!(
+        (started["chunks"].as_i64(), started["faces"].as_i64(), started["mode"].as_str()),
+        (Some(2), Some(3), Some("local"))
+    );
+    let uri = format!("/v1/jobs/{}", started["job_id"].as_str().unwrap());
+    let mut status = serde_json::Value::Null;
+    for _ in 0..200 {
+        status = send(&app, test::TestRequest::get().uri(&uri)).await.1;
+        if status["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["state"], "completed", "{status}");
+    assert_eq!(
+        (status["done_chunks"].as_i64(), status["done_faces"].as_i64(), status["skipped_faces"].as_i64()),
+        (Some(2), Some(3), Some(0))
+    );
+    // Re-embedded from the stored aligned faces with the same model: the same answer.
+    let (_, after) = send(&app, post_json("/v1/collections/r/search", search)).await;
+    assert_eq!(after["matches"][0]["external_id"], "o");
+    let (b, a) =
+        (before["matches"][0]["similarity"].as_f64().unwrap(), after["matches"][0]["similarity"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-3, "similarity before {b}, after {a}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,7 +13,13 @@ use super::{
     input::{read_form, FieldSpec, Form},
     AppState,
 };
-use crate::{error::ApiError, gallery::store::NewFace, pipeline::operating, telemetry::metrics, vision::pool};
+use crate::{
+    error::ApiError,
+    gallery::store::NewFace,
+    pipeline::operating,
+    telemetry::metrics,
+    vision::{align::align_face, pool},
+};
 
 const CREATE: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["id", "description"] };
 const ENROLL: FieldSpec =
@@ -38,6 +44,14 @@ fn valid_id(field: &str, id: &str, max: usize) -> Result<(), ApiError> {
             reason: format!("1 to {max} characters of letters, digits and - _ . : @"),
         })
     }
+}
+
+/// PNG bytes of an image (the stored aligned face).
+fn png(img: &image::RgbImage) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .map_err(|e| ApiError::Internal(format!("encoding the aligned face: {e}")))?;
+    Ok(out)
 }
 
 fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, ApiError> {
@@ -137,6 +151,13 @@ pub async fn enroll(
     if !face.quality.issues.is_empty() {
         return Err(ApiError::FaceRejected(face.quality.issues.clone()));
     }
+    let aligned_png = if state.gallery.keeps_aligned() {
+        let lm = face.landmarks.points();
+        let src = img.clone();
+        Some(pool::run(move || png(&align_face(&src, &lm))).await?)
+    } else {
+        None
+    };
     let embedding = state.faces.embed(img, &face).await?;
     let face_id = hex::encode(&Sha256::digest(format!("{collection}\0{external_id}\0{image_sha256}"))[..16]);
     let created = state
@@ -149,6 +170,7 @@ pub async fn enroll(
             embedding,
             metadata: metadata.clone(),
             expires_at,
+            aligned_png,
         })
         .await?;
     metrics::get().observe_gallery("enroll", started.elapsed().as_secs_f64());

@@ -6,6 +6,7 @@ pub mod face;
 pub mod gallery;
 pub mod health;
 pub mod input;
+pub mod jobs;
 pub mod middleware;
 pub mod onboarding;
 pub mod openapi;

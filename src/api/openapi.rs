@@ -9,7 +9,7 @@ use utoipa::{
     Modify, OpenApi, ToSchema,
 };
 
-use super::{compat, document, face, gallery, health, onboarding, plate};
+use super::{compat, document, face, gallery, health, jobs, onboarding, plate};
 use crate::error::{ApiError, ErrorBody};
 
 /// The API description, built once.
@@ -33,7 +33,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         face::detect, face::verify, face::liveness,
         document::read, plate::read, onboarding::onboarding,
         gallery::create_collection, gallery::list_collections, gallery::delete_collection,
-        gallery::enroll, gallery::list_faces, gallery::delete_face, gallery::delete_subject, gallery::search,
+        gallery::enroll, gallery::list_faces, gallery::delete_face, gallery::delete_subject, gallery::search, jobs::reembed, jobs::job,
         compat::face::compare_face, compat::face::compare_face_base64,
         compat::face::check_liveness, compat::face::check_liveness_base64,
         compat::document::idcard_recognition, compat::document::idcard_recognition_base64,
@@ -178,6 +178,13 @@ pub struct SearchForm {
     /// Cosine similarity cut-off (overrides the operating point).
     threshold: Option<f32>,
     operating_point: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReembedForm {
+    /// Faces per chunk (1 to 10000, default 256).
+    chunk_size: Option<u32>,
 }
 
 #[derive(ToSchema)]

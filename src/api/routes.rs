@@ -3,7 +3,9 @@
 
 use actix_web::{middleware::from_fn, web};
 
-use super::{compat, document, face, gallery, health, method_not_allowed, middleware, onboarding, openapi, plate};
+use super::{
+    compat, document, face, gallery, health, jobs, method_not_allowed, middleware, onboarding, openapi, plate,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,8 @@ routes! {
     Model "/v1/collections/{id}/faces/{face_id}" { delete => gallery::delete_face }
     Model "/v1/collections/{id}/subjects/{external_id}" { delete => gallery::delete_subject }
     Model "/v1/collections/{id}/search" { post => gallery::search }
+    Model "/v1/collections/{id}/reembed" { post => jobs::reembed }
+    Keyed "/v1/jobs/{id}" { get => jobs::job }
     Model "/compare_face" { post => compat::face::compare_face }
     Model "/compare_face_base64" { post => compat::face::compare_face_base64 }
     Model "/check_liveness" { post => compat::face::check_liveness }

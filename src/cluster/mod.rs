@@ -4,6 +4,7 @@
 //! `POD_NAME`/`POD_NAMESPACE`). API errors never stop the process: every loop retries with
 //! backoff, logs, and shows the last error in `GET /v1/cluster` and `/readyz`.
 
+pub mod jobs;
 pub mod lease;
 pub mod peers;
 pub mod readiness;
@@ -25,8 +26,8 @@ pub use readiness::Readiness;
 /// chart's Role (helm/verity/templates/rbac.yaml) must grant exactly these (a unit test
 /// compares them); a new call here means a new verb there.
 pub const API_CALLS: &[(&str, &str, &[&str])] = &[
-    // lease.rs: get_opt, create, replace.
-    ("coordination.k8s.io", "leases", &["get", "create", "update"]),
+    // lease.rs: get_opt, create, replace; jobs.rs: create, list, replace, delete (chunk leases).
+    ("coordination.k8s.io", "leases", &["get", "list", "create", "update", "delete"]),
     // peers.rs: the watcher lists, then watches.
     ("discovery.k8s.io", "endpointslices", &["list", "watch"]),
     // readiness.rs: patch_status of its own Pod.
@@ -86,7 +87,8 @@ pub struct Cluster {
     leader: watch::Sender<bool>,
     /// Wakes the readiness loop (e.g. on SIGTERM) instead of waiting for its next tick.
     wake: tokio::sync::Notify,
-    args: ClusterArgs,
+    client: std::sync::OnceLock<kube::Client>,
+    pub(crate) args: ClusterArgs,
 }
 
 impl Cluster {
@@ -108,6 +110,7 @@ impl Cluster {
             handles: Mutex::new(Vec::new()),
             leader: watch::channel(false).0,
             wake: tokio::sync::Notify::new(),
+            client: std::sync::OnceLock::new(),
             args,
         }
     }
@@ -143,6 +146,7 @@ impl Cluster {
         loop {
             match kube::Client::try_default().await {
                 Ok(client) => {
+                    let _ = self.client.set(client.clone());
                     self.clear_error("client");
                     return Some(client);
                 }
@@ -154,6 +158,48 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// The Kubernetes client once connected (None outside Kubernetes or before).
+    pub fn client(&self) -> Option<kube::Client> {
+        self.client.get().cloned()
+    }
+
+    /// The pause after each re-embedding chunk.
+    pub fn jobs_throttle(&self) -> Duration {
+        Duration::from_millis(self.args.jobs_throttle_ms)
+    }
+
+    /// Lease duration (seconds) for chunk leases.
+    pub fn lease_seconds(&self) -> i32 {
+        self.args.lease_duration_seconds.max(1) as i32
+    }
+
+    /// Starts the shared-work loops (every replica works; the leader assigns) once the client
+    /// is connected. For a gallery shared through PostgreSQL only.
+    pub fn start_jobs(
+        self: &Arc<Self>,
+        faces: crate::pipeline::FacePipeline,
+        gallery: Arc<crate::gallery::Gallery>,
+        throttle: Duration,
+    ) {
+        let c = self.clone();
+        let handle = tokio::spawn(async move {
+            let (Some(pod), mut waited) = (c.status().pod, 0) else { return };
+            let client = loop {
+                if let Some(client) = c.client() {
+                    break client;
+                }
+                if c.sleep_or_stop(Duration::from_millis(200)).await || waited > 100_000 {
+                    return;
+                }
+                waited += 200;
+            };
+            let assign = tokio::spawn(jobs::assign(c.clone(), client.clone(), pod.namespace.clone(), pod.name.clone()));
+            let work = tokio::spawn(jobs::work(c.clone(), client, pod.namespace, pod.name, faces, gallery, throttle));
+            let _ = futures_util::future::join(assign, work).await;
+        });
+        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
     }
 
     pub fn status(&self) -> ClusterStatus {

@@ -7,6 +7,7 @@
 pub mod index;
 pub mod maintenance;
 pub mod postgres;
+pub mod reembed;
 pub mod sqlite;
 pub mod store;
 
@@ -37,6 +38,9 @@ pub struct GalleryConfig {
     pub database_url: Option<String>,
     /// Polling interval of the change log (the fallback when no notification arrives).
     pub poll: Duration,
+    /// Keep each enrolled face's aligned 112x112 crop (PNG) so the collection can be
+    /// re-embedded when the embedding model changes.
+    pub keep_aligned: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -274,7 +278,7 @@ impl Gallery {
         }
     }
 
-    fn store(&self) -> Result<&Store, ApiError> {
+    pub fn store(&self) -> Result<&Store, ApiError> {
         self.store.get().ok_or_else(|| {
             ApiError::StorageUnavailable(self.last_error().unwrap_or_else(|| "the gallery store is connecting".into()))
         })
@@ -344,6 +348,10 @@ impl Gallery {
         Ok(c.search(query, k, threshold, exclude))
     }
 
+    pub fn keeps_aligned(&self) -> bool {
+        self.cfg.keep_aligned
+    }
+
     /// 404 `collection_not_found` unless `collection` exists (503 while the index loads).
     pub fn require_collection(&self, collection: &str) -> Result<(), ApiError> {
         if !self.is_ready() {
@@ -384,5 +392,12 @@ fn apply(index: &mut Index, change: Change) {
                 c.remove(&face_id);
             }
         }
+        Change::UpdateFace { collection, face_id, external_id, embedding: Some(e), .. } => {
+            let c = index.collections.entry(collection).or_default();
+            c.remove(&face_id);
+            c.insert(&face_id, &external_id, &e);
+        }
+        // Erased since: nothing to update.
+        Change::UpdateFace { embedding: None, .. } => {}
     }
 }

@@ -7,7 +7,10 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, Mutex};
 use tokio_postgres::{AsyncMessage, Client, NoTls, Transaction};
 
-use super::store::{from_bytes, rfc3339, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
+use super::store::{
+    chunk_ranges, from_bytes, job_status, rfc3339, to_bytes, Change, ChunkFace, CollectionInfo, FaceRow, JobStatus,
+    NewFace, Snapshot, StoreError,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS verity_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
@@ -36,6 +39,22 @@ CREATE TABLE IF NOT EXISTS verity_changes (
 );
 ALTER TABLE verity_faces ADD COLUMN IF NOT EXISTS expires_at BIGINT;
 CREATE INDEX IF NOT EXISTS verity_faces_expiry ON verity_faces (expires_at) WHERE expires_at IS NOT NULL;
+ALTER TABLE verity_faces ADD COLUMN IF NOT EXISTS aligned BYTEA;
+CREATE TABLE IF NOT EXISTS verity_jobs (
+  job_id TEXT PRIMARY KEY,
+  collection TEXT NOT NULL,
+  chunks BIGINT NOT NULL,
+  faces BIGINT NOT NULL,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS verity_job_chunks (
+  job_id TEXT NOT NULL,
+  chunk BIGINT NOT NULL,
+  done_by TEXT NOT NULL,
+  faces BIGINT NOT NULL,
+  skipped BIGINT NOT NULL,
+  PRIMARY KEY (job_id, chunk)
+);
 CREATE TABLE IF NOT EXISTS verity_log_floor (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
 INSERT INTO verity_log_floor VALUES (1, 0) ON CONFLICT DO NOTHING;
 ";
@@ -142,8 +161,8 @@ impl PgStore {
             return Ok((false, head));
         }
         tx.execute(
-            "INSERT INTO verity_faces (face_id, collection, external_id, image_sha256, embedding, metadata, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO verity_faces (face_id, collection, external_id, image_sha256, embedding, metadata, expires_at, aligned)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &face.face_id,
                 &face.collection,
@@ -152,6 +171,7 @@ impl PgStore {
                 &to_bytes(&face.embedding),
                 &face.metadata,
                 &face.expires_at,
+                &face.aligned_png,
             ],
         )
         .await?;
@@ -232,6 +252,93 @@ impl PgStore {
         Ok(rows.len())
     }
 
+    pub async fn create_job(
+        &self,
+        job_id: &str,
+        collection: &str,
+        chunk_size: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        if !collection_exists(&tx, collection).await? {
+            return Err(StoreError::CollectionNotFound(collection.to_string()));
+        }
+        let rows =
+            tx.query("SELECT face_id FROM verity_faces WHERE collection = $1 ORDER BY face_id", &[&collection]).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let chunks = chunk_ranges(&ids, chunk_size);
+        tx.execute(
+            "INSERT INTO verity_jobs (job_id, collection, chunks, faces) VALUES ($1, $2, $3, $4)",
+            &[&job_id, &collection, &(chunks.len() as i64), &(ids.len() as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(chunks)
+    }
+
+    pub async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
+        let c = self.client.lock().await;
+        let rows = c
+            .query(
+                "SELECT face_id, aligned FROM verity_faces WHERE collection = $1 AND face_id >= $2 AND face_id <= $3
+                 ORDER BY face_id",
+                &[&collection, &first, &last],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub async fn commit_chunk(
+        &self,
+        job_id: &str,
+        chunk: i64,
+        worker: &str,
+        collection: &str,
+        updates: Vec<(String, Vec<f32>)>,
+        skipped: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        // The primary key decides: a second commit of the same chunk inserts nothing.
+        let inserted = tx
+            .execute(
+                "INSERT INTO verity_job_chunks (job_id, chunk, done_by, faces, skipped) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
+                &[&job_id, &chunk, &worker, &(updates.len() as i64), &skipped],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for (face_id, embedding) in &updates {
+            let row = tx
+                .query_opt(
+                    "UPDATE verity_faces SET embedding = $1 WHERE collection = $2 AND face_id = $3 RETURNING external_id",
+                    &[&to_bytes(embedding), &collection, &face_id],
+                )
+                .await?;
+            if let Some(r) = row {
+                let external: String = r.get(0);
+                log(&tx, "update_face", collection, Some(face_id), Some(&external)).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+        let c = self.client.lock().await;
+        let Some(job) =
+            c.query_opt("SELECT collection, chunks, faces FROM verity_jobs WHERE job_id = $1", &[&job_id]).await?
+        else {
+            return Ok(None);
+        };
+        let rows =
+            c.query("SELECT done_by, faces, skipped FROM verity_job_chunks WHERE job_id = $1", &[&job_id]).await?;
+        let done: Vec<(String, i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        Ok(Some(job_status(job_id, job.get(0), job.get(1), job.get(2), &done)))
+    }
+
     pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
         let mut c = self.client.lock().await;
         let tx = c.transaction().await?;
@@ -276,7 +383,7 @@ impl PgStore {
         let rows = c
             .query(
                 "SELECT c.seq, c.op, c.collection, c.face_id, c.external_id, f.embedding
-                 FROM verity_changes c LEFT JOIN verity_faces f ON c.op = 'add_face' AND f.face_id = c.face_id
+                 FROM verity_changes c LEFT JOIN verity_faces f ON c.op IN ('add_face', 'update_face') AND f.face_id = c.face_id
                  WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
                 &[&seq, &limit],
             )

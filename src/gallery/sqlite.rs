@@ -8,7 +8,10 @@ use std::{
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::store::{from_bytes, rfc3339, to_bytes, Change, CollectionInfo, FaceRow, NewFace, Snapshot, StoreError};
+use super::store::{
+    chunk_ranges, from_bytes, job_status, rfc3339, to_bytes, Change, ChunkFace, CollectionInfo, FaceRow, JobStatus,
+    NewFace, Snapshot, StoreError,
+};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -39,12 +42,27 @@ CREATE TABLE IF NOT EXISTS changes (
   face_id TEXT,
   external_id TEXT
 );
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id TEXT PRIMARY KEY,
+  collection TEXT NOT NULL,
+  chunks INTEGER NOT NULL,
+  faces INTEGER NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS job_chunks (
+  job_id TEXT NOT NULL,
+  chunk INTEGER NOT NULL,
+  done_by TEXT NOT NULL,
+  faces INTEGER NOT NULL,
+  skipped INTEGER NOT NULL,
+  PRIMARY KEY (job_id, chunk)
+);
 CREATE TABLE IF NOT EXISTS log_floor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO log_floor VALUES (1, 0);
 ";
 
 /// Columns added after the first release: (table, column, definition).
-const MIGRATIONS: &[(&str, &str, &str)] = &[("faces", "expires_at", "INTEGER")];
+const MIGRATIONS: &[(&str, &str, &str)] = &[("faces", "expires_at", "INTEGER"), ("faces", "aligned", "BLOB")];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -164,8 +182,8 @@ impl SqliteStore {
                 return Ok((false, head));
             }
             tx.execute(
-                "INSERT INTO faces (face_id, collection, external_id, image_sha256, embedding, metadata, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO faces (face_id, collection, external_id, image_sha256, embedding, metadata, expires_at, aligned)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     face.face_id,
                     face.collection,
@@ -173,7 +191,8 @@ impl SqliteStore {
                     face.image_sha256,
                     to_bytes(&face.embedding),
                     face.metadata,
-                    face.expires_at
+                    face.expires_at,
+                    face.aligned_png
                 ],
             )?;
             let seq = log(&tx, "add_face", &face.collection, Some(&face.face_id), Some(&face.external_id))?;
@@ -257,6 +276,104 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn create_job(
+        &self,
+        job_id: &str,
+        collection: &str,
+        chunk_size: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let (job_id, collection) = (job_id.to_string(), collection.to_string());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            if !collection_exists(&tx, &collection)? {
+                return Err(StoreError::CollectionNotFound(collection));
+            }
+            let ids: Vec<String> = {
+                let mut st = tx.prepare("SELECT face_id FROM faces WHERE collection = ?1 ORDER BY face_id")?;
+                let rows = st.query_map([&collection], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let chunks = chunk_ranges(&ids, chunk_size);
+            tx.execute(
+                "INSERT INTO jobs (job_id, collection, chunks, faces) VALUES (?1, ?2, ?3, ?4)",
+                params![job_id, collection, chunks.len() as i64, ids.len() as i64],
+            )?;
+            tx.commit()?;
+            Ok(chunks)
+        })
+        .await
+    }
+
+    pub async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
+        let (collection, first, last) = (collection.to_string(), first.to_string(), last.to_string());
+        self.with(move |c| {
+            let mut st = c.prepare(
+                "SELECT face_id, aligned FROM faces WHERE collection = ?1 AND face_id >= ?2 AND face_id <= ?3
+                 ORDER BY face_id",
+            )?;
+            let rows = st.query_map(params![collection, first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn commit_chunk(
+        &self,
+        job_id: &str,
+        chunk: i64,
+        worker: &str,
+        collection: &str,
+        updates: Vec<(String, Vec<f32>)>,
+        skipped: i64,
+    ) -> Result<bool, StoreError> {
+        let (job_id, worker, collection) = (job_id.to_string(), worker.to_string(), collection.to_string());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO job_chunks (job_id, chunk, done_by, faces, skipped) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![job_id, chunk, worker, updates.len() as i64, skipped],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            for (face_id, embedding) in &updates {
+                let external: Option<String> = tx
+                    .query_row(
+                        "UPDATE faces SET embedding = ?1 WHERE collection = ?2 AND face_id = ?3 RETURNING external_id",
+                        params![to_bytes(embedding), collection, face_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                // A face erased since the chunk was read stays erased.
+                if let Some(external) = external {
+                    log(&tx, "update_face", &collection, Some(face_id), Some(&external))?;
+                }
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+        let job_id = job_id.to_string();
+        self.with(move |c| {
+            let Some((collection, chunks, faces)) = c
+                .query_row("SELECT collection, chunks, faces FROM jobs WHERE job_id = ?1", [&job_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut st = c.prepare("SELECT done_by, faces, skipped FROM job_chunks WHERE job_id = ?1")?;
+            let rows = st.query_map([&job_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let done: Vec<(String, i64, i64)> = rows.collect::<Result<_, _>>()?;
+            Ok(Some(job_status(&job_id, collection, chunks, faces, &done)))
+        })
+        .await
+    }
+
     pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -302,7 +419,7 @@ impl SqliteStore {
         self.with(move |c| {
             let mut st = c.prepare(
                 "SELECT c.seq, c.op, c.collection, c.face_id, c.external_id, f.embedding
-                 FROM changes c LEFT JOIN faces f ON c.op = 'add_face' AND f.face_id = c.face_id
+                 FROM changes c LEFT JOIN faces f ON c.op IN ('add_face', 'update_face') AND f.face_id = c.face_id
                  WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
             )?;
             let rows = st.query_map(params![seq, limit], |r| {

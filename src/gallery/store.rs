@@ -62,16 +62,63 @@ pub struct NewFace {
     pub metadata: Option<String>,
     /// Unix seconds after which the retention purge deletes the face.
     pub expires_at: Option<i64>,
+    /// The aligned 112x112 face as PNG, kept so the collection can be re-embedded when the
+    /// embedding model changes (None when `--keep-aligned-faces=false`).
+    pub aligned_png: Option<Vec<u8>>,
 }
+
+/// A re-embedding job: the collection split into chunks of face ids (inclusive ranges).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobStatus {
+    pub job_id: String,
+    pub collection: String,
+    pub chunks: i64,
+    pub faces: i64,
+    pub done_chunks: i64,
+    pub done_faces: i64,
+    /// Faces without a stored aligned face (enrolled before it was kept): not re-embedded.
+    pub skipped_faces: i64,
+    /// Chunks done per replica.
+    pub done_by: std::collections::BTreeMap<String, i64>,
+    /// `running` or `completed`.
+    pub state: String,
+}
+
+/// One face of a chunk: id and its stored aligned face.
+pub type ChunkFace = (String, Option<Vec<u8>>);
 
 /// One entry of the change log. `embedding` is absent when the face was deleted since (deletes
 /// erase the vector; the later delete entry follows).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    CreateCollection { seq: i64, collection: String },
-    DeleteCollection { seq: i64, collection: String },
-    AddFace { seq: i64, collection: String, face_id: String, external_id: String, embedding: Option<Vec<f32>> },
-    DeleteFace { seq: i64, collection: String, face_id: String },
+    CreateCollection {
+        seq: i64,
+        collection: String,
+    },
+    DeleteCollection {
+        seq: i64,
+        collection: String,
+    },
+    AddFace {
+        seq: i64,
+        collection: String,
+        face_id: String,
+        external_id: String,
+        embedding: Option<Vec<f32>>,
+    },
+    DeleteFace {
+        seq: i64,
+        collection: String,
+        face_id: String,
+    },
+    /// A new embedding for an enrolled face (re-embedding).
+    UpdateFace {
+        seq: i64,
+        collection: String,
+        face_id: String,
+        external_id: String,
+        embedding: Option<Vec<f32>>,
+    },
 }
 
 impl Change {
@@ -80,7 +127,8 @@ impl Change {
             Change::CreateCollection { seq, .. }
             | Change::DeleteCollection { seq, .. }
             | Change::AddFace { seq, .. }
-            | Change::DeleteFace { seq, .. } => *seq,
+            | Change::DeleteFace { seq, .. }
+            | Change::UpdateFace { seq, .. } => *seq,
         }
     }
 
@@ -104,6 +152,13 @@ impl Change {
                 embedding: embedding.map(|b| from_bytes(&b)),
             },
             "delete_face" => Change::DeleteFace { seq, collection, face_id: face_id.unwrap_or_default() },
+            "update_face" => Change::UpdateFace {
+                seq,
+                collection,
+                face_id: face_id.unwrap_or_default(),
+                external_id: external_id.unwrap_or_default(),
+                embedding: embedding.map(|b| from_bytes(&b)),
+            },
             other => return Err(StoreError::Backend(format!("unknown change op {other:?} at seq {seq}"))),
         })
     }
@@ -114,6 +169,31 @@ pub struct Snapshot {
     pub head: i64,
     pub collections: Vec<String>,
     pub faces: Vec<(String, String, String, Vec<f32>)>,
+}
+
+/// Splits sorted face ids into inclusive (first, last) ranges of `size`.
+pub fn chunk_ranges(ids: &[String], size: usize) -> Vec<(String, String)> {
+    ids.chunks(size.max(1)).map(|c| (c[0].clone(), c[c.len() - 1].clone())).collect()
+}
+
+/// The status of a job from its row and its done chunks: (worker, faces, skipped).
+pub fn job_status(job_id: &str, collection: String, chunks: i64, faces: i64, done: &[(String, i64, i64)]) -> JobStatus {
+    let mut done_by = std::collections::BTreeMap::new();
+    for (w, _, _) in done {
+        *done_by.entry(w.clone()).or_insert(0) += 1;
+    }
+    let done_chunks = done.len() as i64;
+    JobStatus {
+        job_id: job_id.to_string(),
+        collection,
+        chunks,
+        faces,
+        done_chunks,
+        done_faces: done.iter().map(|d| d.1).sum(),
+        skipped_faces: done.iter().map(|d| d.2).sum(),
+        done_by,
+        state: if done_chunks >= chunks { "completed" } else { "running" }.to_string(),
+    }
 }
 
 /// Unix seconds as RFC 3339 (UTC).
@@ -181,6 +261,40 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<FaceRow>, StoreError> {
         dispatch!(self, s => s.list_faces(collection, after, limit).await)
+    }
+
+    /// Records a re-embedding job over `collection`, split into chunks of `chunk_size` face ids;
+    /// returns the chunks as inclusive (first, last) face-id ranges.
+    pub async fn create_job(
+        &self,
+        job_id: &str,
+        collection: &str,
+        chunk_size: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        dispatch!(self, s => s.create_job(job_id, collection, chunk_size).await)
+    }
+
+    /// The faces of one chunk with their stored aligned faces.
+    pub async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
+        dispatch!(self, s => s.chunk_faces(collection, first, last).await)
+    }
+
+    /// Commits one chunk's new embeddings and the chunk's done row in one transaction; false
+    /// (nothing written) when the chunk was already done: each chunk is done exactly once.
+    pub async fn commit_chunk(
+        &self,
+        job_id: &str,
+        chunk: i64,
+        worker: &str,
+        collection: &str,
+        updates: Vec<(String, Vec<f32>)>,
+        skipped: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.commit_chunk(job_id, chunk, worker, collection, updates, skipped).await)
+    }
+
+    pub async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+        dispatch!(self, s => s.job_status(job_id).await)
     }
 
     /// Deletes every face whose `expires_at` is at or before `now` (one delete per face in the
