@@ -29,7 +29,7 @@ impl Extractor for HeaderExtractor<'_> {
 }
 use crate::{error::ApiError, telemetry::metrics};
 
-const QUIET: [&str; 3] = ["/livez", "/readyz", "/metrics"];
+const QUIET: [&str; 4] = ["/livez", "/startupz", "/readyz", "/metrics"];
 
 /// Counts every request by route pattern and status, and logs the non-probe ones; while
 /// draining, answers `Connection: close`.
@@ -41,14 +41,19 @@ pub async fn observe(
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().clone();
     let draining = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.draining.load(Ordering::Relaxed));
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format!("{method} {route}"),
-        otel.kind = "server",
-        http.request.method = %method,
-        http.route = %route,
-        http.response.status_code = tracing::field::Empty,
-    );
+    // Probes and metrics scrapes are not traced: they would drown the requests that matter.
+    let span = if QUIET.contains(&route.as_str()) {
+        tracing::Span::none()
+    } else {
+        tracing::info_span!(
+            "request",
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            http.request.method = %method,
+            http.route = %route,
+            http.response.status_code = tracing::field::Empty,
+        )
+    };
     // W3C trace context from the caller (traceparent/tracestate) parents this request's span.
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
     let _ = span.set_parent(parent);

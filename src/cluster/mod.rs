@@ -185,15 +185,15 @@ impl Cluster {
     ) {
         let c = self.clone();
         let handle = tokio::spawn(async move {
-            let (Some(pod), mut waited) = (c.status().pod, 0) else { return };
+            let Some(pod) = c.status().pod else { return };
+            // The client comes when the API server answers (the connect loop retries).
             let client = loop {
                 if let Some(client) = c.client() {
                     break client;
                 }
-                if c.sleep_or_stop(Duration::from_millis(200)).await || waited > 100_000 {
+                if c.sleep_or_stop(Duration::from_millis(200)).await {
                     return;
                 }
-                waited += 200;
             };
             let assign = tokio::spawn(jobs::assign(c.clone(), client.clone(), pod.namespace.clone(), pod.name.clone()));
             let work = tokio::spawn(jobs::work(c.clone(), client, pod.namespace, pod.name, faces, gallery, throttle));
