@@ -20,6 +20,8 @@ async fn every_registered_route_is_described_and_validates() {
         let op = &paths.get(&path).unwrap_or_else(|| panic!("{path} is not described"))[r.method];
         assert!(op.is_object(), "{} {path} is not described", r.method);
         assert!(op["responses"].as_object().is_some_and(|m| !m.is_empty()), "{} {path}: no responses", r.method);
+        let keyed = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
+        assert_eq!(keyed, r.access != routes::Access::Public, "{} {path}: security", r.method);
     }
     let mut described = 0;
     for (path, item) in paths {

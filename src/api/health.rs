@@ -86,7 +86,7 @@ pub async fn cluster(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.cluster.status())
 }
 
-#[utoipa::path(get, path = "/v1/info", tag = "operations", security((), ("api_key" = []), ("bearer" = [])), responses((status = 200, description = "Version, models, execution provider, limits, operating points", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/info", tag = "operations", responses((status = 200, description = "Version, models, execution provider, limits, operating points", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody)))]
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.faces.engine();
     let cfg = engine.config();

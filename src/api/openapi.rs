@@ -5,11 +5,11 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::{http::header, web, HttpResponse};
 use utoipa::{
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     Modify, OpenApi, ToSchema,
 };
 
-use super::{compat, document, face, gallery, health, jobs, onboarding, plate};
+use super::{compat, document, face, gallery, health, jobs, onboarding, plate, routes};
 use crate::error::{ApiError, ErrorBody};
 
 /// The API description, built once.
@@ -63,6 +63,27 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Every route but the public ones takes a key when keys are configured (the empty
+        // requirement: none needed when they are not).
+        let none: [&str; 0] = [];
+        let requirements = vec![
+            SecurityRequirement::new("api_key", none),
+            SecurityRequirement::new("bearer", none),
+            SecurityRequirement::default(),
+        ];
+        for r in routes::ROUTES.iter().filter(|r| r.access != routes::Access::Public) {
+            let Some(item) = doc.paths.paths.get_mut(&routes::openapi_path(r.path)) else { continue };
+            let op = match r.method {
+                "get" => item.get.as_mut(),
+                "post" => item.post.as_mut(),
+                "delete" => item.delete.as_mut(),
+                "put" => item.put.as_mut(),
+                _ => None,
+            };
+            if let Some(op) = op {
+                op.security = Some(requirements.clone());
+            }
+        }
     }
 }
 
