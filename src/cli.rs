@@ -88,7 +88,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     state.cluster = Cluster::start(args.cluster.clone(), readiness);
     let cluster = state.cluster.clone();
-    if args.gallery.database_url.is_some() && cluster.is_enabled() {
+    if state.gallery.is_shared() && cluster.is_enabled() {
         cluster.start_jobs(state.faces.clone(), state.gallery.clone(), cluster.jobs_throttle());
     }
     tokio::spawn(crate::gallery::maintenance::run(

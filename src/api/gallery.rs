@@ -90,23 +90,14 @@ pub async fn list_collections(state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({ "collections": state.gallery.list_collections().await? })))
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "gallery", params(("id" = String, Path)), responses((status = 204, description = "Deleted with every face"), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 404, description = "Not found", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "gallery", params(("id" = String, Path)), responses((status = 204, description = "Deleted with every face"), crate::api::openapi::StoreErrors))]
 pub async fn delete_collection(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     state.gallery.delete_collection(&path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::EnrollForm = "multipart/form-data"), (crate::api::openapi::EnrollForm = "application/json"))), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 404, description = "Not found", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
-        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        content((crate::api::openapi::EnrollForm = "multipart/form-data"), (crate::api::openapi::EnrollForm = "application/json"))), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::openapi::ModelErrors))]
 pub async fn enroll(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -151,14 +142,20 @@ pub async fn enroll(
     if !face.quality.issues.is_empty() {
         return Err(ApiError::FaceRejected(face.quality.issues.clone()));
     }
-    let aligned_png = if state.gallery.keeps_aligned() {
-        let lm = face.landmarks.points();
-        let src = img.clone();
-        Some(pool::run(move || png(&align_face(&src, &lm))).await?)
-    } else {
-        None
-    };
-    let embedding = state.faces.embed(img, &face).await?;
+    // Aligned once: embedded now, and kept (as PNG) for a later re-embedding.
+    let (lm, keep) = (face.landmarks.points(), state.gallery.keeps_aligned());
+    let (aligned, aligned_png) = pool::run(move || {
+        let aligned = align_face(&img, &lm);
+        let png = if keep { Some(png(&aligned)?) } else { None };
+        Ok((aligned, png))
+    })
+    .await?;
+    let embedding = state
+        .faces
+        .embed_aligned(vec![aligned])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))?;
     let face_id = hex::encode(&Sha256::digest(format!("{collection}\0{external_id}\0{image_sha256}"))[..16]);
     let created = state
         .gallery
@@ -193,9 +190,7 @@ pub struct Page {
 }
 
 #[utoipa::path(get, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"), ("after" = Option<String>, Query, description = "face_id to continue after (the `next` of the previous page)")), responses((status = 200, description = "A page of faces and `next`", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 404, description = "Not found", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        crate::api::openapi::StoreErrors))]
 pub async fn list_faces(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -210,9 +205,7 @@ pub async fn list_faces(
     Ok(HttpResponse::Ok().json(json!({ "faces": faces, "next": next })))
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}/faces/{face_id}", tag = "gallery", params(("id" = String, Path), ("face_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 404, description = "Not found", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/collections/{id}/faces/{face_id}", tag = "gallery", params(("id" = String, Path), ("face_id" = String, Path)), responses((status = 204, description = "Deleted"), crate::api::openapi::StoreErrors))]
 pub async fn delete_face(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -222,9 +215,7 @@ pub async fn delete_face(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}/subjects/{external_id}", tag = "gallery", params(("id" = String, Path), ("external_id" = String, Path)), responses((status = 200, description = "Every face of the subject deleted (erasure)", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 404, description = "Not found", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/collections/{id}/subjects/{external_id}", tag = "gallery", params(("id" = String, Path), ("external_id" = String, Path)), responses((status = 200, description = "Every face of the subject deleted (erasure)", body = Object), crate::api::openapi::StoreErrors))]
 pub async fn delete_subject(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -235,14 +226,7 @@ pub async fn delete_subject(
 }
 
 #[utoipa::path(post, path = "/v1/collections/{id}/search", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::SearchForm = "multipart/form-data"), (crate::api::openapi::SearchForm = "application/json"))), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
-        (status = 404, description = "Not found", body = crate::error::ErrorBody),
-        (status = 413, description = "Payload or image too large", body = crate::error::ErrorBody),
-        (status = 415, description = "Not an accepted content or image type", body = crate::error::ErrorBody),
-        (status = 422, description = "Image not decodable, no face, several faces, or face rejected", body = crate::error::ErrorBody),
-        (status = 429, description = "overloaded", body = crate::error::ErrorBody),
-        (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
+        content((crate::api::openapi::SearchForm = "multipart/form-data"), (crate::api::openapi::SearchForm = "application/json"))), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::openapi::ModelErrors))]
 pub async fn search(
     state: web::Data<AppState>,
     path: web::Path<String>,

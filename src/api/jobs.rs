@@ -51,8 +51,9 @@ pub async fn reembed(
                 ApiError::InvalidField { field: "chunk_size".into(), reason: format!("1 to {MAX_CHUNK}, not {v:?}") }
             })?,
         },
-        // No options at all is the common case.
-        Err(ApiError::EmptyBody | ApiError::UnsupportedMediaType(_)) => DEFAULT_CHUNK,
+        // No options at all (an empty body, with or without a content type) is the common case.
+        Err(ApiError::EmptyBody) => DEFAULT_CHUNK,
+        Err(ApiError::UnsupportedMediaType(ct)) if ct.is_empty() => DEFAULT_CHUNK,
         Err(e) => return Err(e),
     };
     let store = state.gallery.store()?;
@@ -70,8 +71,7 @@ pub async fn reembed(
         })
         .collect();
     let cluster = &state.cluster;
-    let shared = store.kind() == "postgres" && cluster.is_enabled();
-    let client = if shared { cluster.client() } else { None };
+    let client = if state.gallery.is_shared() && cluster.is_enabled() { cluster.client() } else { None };
     let mode = match (client, cluster.status().pod) {
         (Some(client), Some(pod)) => {
             jobs::create(client, &pod.namespace, &chunks, cluster.lease_seconds())

@@ -114,6 +114,21 @@ pub enum ModelErrors {
     Unavailable(#[to_schema] ErrorBody),
 }
 
+/// The errors of the gallery routes that take no image.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum StoreErrors {
+    /// unauthorized (API keys are configured)
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// collection_not_found, face_not_found or subject_not_found
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody),
+    /// The gallery store is unavailable, or the deadline was exceeded
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
 /// An image: a file (multipart) or a base64 string (JSON).
 pub type ImageField = String;
 

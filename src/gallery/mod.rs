@@ -348,6 +348,11 @@ impl Gallery {
         Ok(c.search(query, k, threshold, exclude))
     }
 
+    /// Whether the store is shared by replicas (PostgreSQL): the condition for spreading jobs.
+    pub fn is_shared(&self) -> bool {
+        self.cfg.database_url.is_some()
+    }
+
     pub fn keeps_aligned(&self) -> bool {
         self.cfg.keep_aligned
     }

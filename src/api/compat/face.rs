@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use image::RgbImage;
 use serde_json::{json, Value};
 
-use super::{kby_face, respond, to_kby_scale, Failure, KBY_THRESHOLD};
+use super::{kby_face, respond, to_kby_scale, Failure, KbyMeasures, KBY_THRESHOLD};
 use crate::{
     api::{
         input::{read_form, FieldSpec, Form},
@@ -44,10 +44,6 @@ fn compare_failure(error: ApiError) -> Failure {
     Failure::new(error, json!({ "resultCode": format!("Failed to open {which}") }))
 }
 
-async fn image(form: &mut Form, name: &'static str, state: &AppState) -> Result<Arc<RgbImage>, ApiError> {
-    form.image(name, &state.http).await
-}
-
 async fn faces_with_embeddings(state: &AppState, img: Arc<RgbImage>) -> Result<(Vec<Face>, Vec<Vec<f32>>), ApiError> {
     let mut faces = state.faces.detect(img.clone()).await?;
     faces.truncate(MAX_COMPARE_FACES);
@@ -58,8 +54,8 @@ async fn faces_with_embeddings(state: &AppState, img: Arc<RgbImage>) -> Result<(
 }
 
 async fn compare(state: &web::Data<AppState>, mut form: Form, names: [&'static str; 2]) -> Result<Value, Failure> {
-    let img1 = image(&mut form, names[0], state).await.map_err(compare_failure)?;
-    let img2 = image(&mut form, names[1], state).await.map_err(compare_failure)?;
+    let img1 = form.image(names[0], &state.http).await.map_err(compare_failure)?;
+    let img2 = form.image(names[1], &state.http).await.map_err(compare_failure)?;
     let (a, b) =
         futures_util::future::join(faces_with_embeddings(state, img1), faces_with_embeddings(state, img2)).await;
     let fail = |e: ApiError| Failure::new(e, json!({ "resultCode": "Error" }));
@@ -113,7 +109,7 @@ fn liveness_failure(error: ApiError) -> Failure {
 }
 
 fn face_state(face: &Face, img: &RgbImage, score: f32, live: bool) -> Value {
-    let k = kby_face(face);
+    let m = KbyMeasures::of(face);
     let (w, h) = (img.width() as f32, img.height() as f32);
     let b = face.bbox;
     let border = 0.05;
@@ -122,12 +118,11 @@ fn face_state(face: &Face, img: &RgbImage, score: f32, live: bool) -> Value {
         || b.x + b.width > w * (1.0 - border)
         || b.y + b.height > h * (1.0 - border);
     let p = face.pose;
-    let quality = k["face_quality"].as_f64().unwrap_or(0.0);
-    let luminance = k["face_luminance"].as_f64().unwrap_or(0.0);
+    let (quality, luminance) = (m.face_quality, m.face_luminance);
     json!({
         "is_not_front": !(p.yaw.abs() < 10.0 && p.pitch.abs() < 10.0 && p.roll.abs() < 10.0),
         "is_boundary_face": boundary,
-        "is_small": k["eye_dist"].as_f64().unwrap_or(0.0) < 100.0,
+        "is_small": m.eye_dist < 100.0,
         "quality": if quality < 0.3 { "Low" } else if quality < 0.7 { "Medium" } else { "High" },
         "luminance": if luminance < 50.0 { "Dark" } else if luminance < 200.0 { "Normal" } else { "Light" },
         "result": if live { "Real" } else { "Spoof" },
@@ -137,7 +132,7 @@ fn face_state(face: &Face, img: &RgbImage, score: f32, live: bool) -> Value {
 }
 
 async fn liveness(state: &web::Data<AppState>, mut form: Form, name: &'static str) -> Result<Value, Failure> {
-    let img = image(&mut form, name, state).await.map_err(liveness_failure)?;
+    let img = form.image(name, &state.http).await.map_err(liveness_failure)?;
     let fail = |e: ApiError| {
         Failure::new(e, json!({ "resultCode": "Error", "face_state": { "result": "Error" }, "faces": [] }))
     };

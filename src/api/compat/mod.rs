@@ -64,11 +64,30 @@ pub fn to_kby_scale(score: f32, threshold: f32) -> f32 {
     s.clamp(0.0, 1.0)
 }
 
+/// KBY-AI's per-face measures, from what verity measures.
+pub struct KbyMeasures {
+    /// The detector score, halved when verity's quality checks object (0..1).
+    pub face_quality: f32,
+    /// Mean luma of the aligned face, 0..255.
+    pub face_luminance: f32,
+    /// Pixels between the eye centres.
+    pub eye_dist: f32,
+}
+
+impl KbyMeasures {
+    pub fn of(f: &Face) -> KbyMeasures {
+        let (l, r) = (f.landmarks.left_eye, f.landmarks.right_eye);
+        KbyMeasures {
+            face_quality: if f.quality.issues.is_empty() { f.score } else { f.score * 0.5 },
+            face_luminance: f.quality.brightness * 255.0,
+            eye_dist: ((l.x - r.x).powi(2) + (l.y - r.y).powi(2)).sqrt(),
+        }
+    }
+}
+
 /// A face in KBY-AI's FaceBox shape (the attributes verity measures).
 pub fn kby_face(f: &Face) -> Value {
-    let eye_dist = ((f.landmarks.left_eye.x - f.landmarks.right_eye.x).powi(2)
-        + (f.landmarks.left_eye.y - f.landmarks.right_eye.y).powi(2))
-    .sqrt();
+    let m = KbyMeasures::of(f);
     json!({
         "x1": f.bbox.x.round() as i32,
         "y1": f.bbox.y.round() as i32,
@@ -77,9 +96,9 @@ pub fn kby_face(f: &Face) -> Value {
         "yaw": f.pose.yaw,
         "roll": f.pose.roll,
         "pitch": f.pose.pitch,
-        "face_quality": if f.quality.issues.is_empty() { f.score } else { f.score * 0.5 },
-        "face_luminance": f.quality.brightness * 255.0,
-        "eye_dist": eye_dist,
+        "face_quality": m.face_quality,
+        "face_luminance": m.face_luminance,
+        "eye_dist": m.eye_dist,
         "landmark_5": f.landmarks.points().iter().map(|p| json!({ "x": p.x, "y": p.y })).collect::<Vec<_>>(),
     })
 }
