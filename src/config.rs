@@ -256,7 +256,7 @@ pub struct GalleryArgs {
     /// leader in Kubernetes, else by this replica).
     #[arg(long, env = "VERITY_MAINTENANCE_INTERVAL_SECONDS", default_value_t = 60)]
     pub maintenance_interval_seconds: u64,
-    /// Keep each enrolled face's aligned 112x112 crop (PNG, 26-29 KB on the test faces) in the store, so a
+    /// Keep each enrolled face's aligned 112x112 crop (PNG, 25-29 KB on the test faces) in the store, so a
     /// collection can be re-embedded with a new embedding model (`POST .../reembed`). Off: only
     /// embeddings are stored, and re-embedding skips those faces.
     #[arg(long, env = "VERITY_KEEP_ALIGNED_FACES", default_value_t = true, action = clap::ArgAction::Set)]
