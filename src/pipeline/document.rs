@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{
     mrz::{self, Mrz},
+    mrz_read::MrzReader,
     ocr::{Ocr, TextLine},
     Face, FacePipeline,
 };
@@ -86,25 +87,59 @@ fn document_type(m: Option<&Mrz>) -> &'static str {
 #[derive(Clone)]
 pub struct DocumentPipeline {
     ocr: Ocr,
+    mrz: MrzReader,
     faces: FacePipeline,
 }
 
 impl DocumentPipeline {
     pub fn new(faces: FacePipeline) -> DocumentPipeline {
-        DocumentPipeline { ocr: Ocr::new(faces.engine().clone()), faces }
+        let ocr = Ocr::new(faces.engine().clone());
+        DocumentPipeline { mrz: MrzReader::new(ocr.clone()), ocr, faces }
+    }
+
+    /// The MRZ of one side: the zone among its OCR lines, recovered from the image when that
+    /// is not valid (see [`MrzReader::read`]).
+    async fn side_mrz(
+        &self,
+        img: Option<Arc<RgbImage>>,
+        lines: Option<&[TextLine]>,
+        year: i32,
+    ) -> Result<Option<Mrz>, ApiError> {
+        match (img, lines) {
+            (Some(img), Some(lines)) => self.mrz.read(img, lines, year).await,
+            _ => Ok(None),
+        }
     }
 
     pub async fn read(&self, front: Arc<RgbImage>, back: Option<Arc<RgbImage>>) -> Result<DocumentRead, ApiError> {
-        let (lines, portrait) =
-            futures_util::future::join(self.ocr.read(front.clone()), self.faces.detect(front)).await;
-        let (lines, portrait) = (lines?, portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())));
-        let back_lines = match back {
-            Some(img) => Some(self.ocr.read(img).await?),
-            None => None,
+        let back_read = async {
+            match &back {
+                Some(img) => self.ocr.read(img.clone()).await.map(Some),
+                None => Ok(None),
+            }
         };
+        let (lines, portrait, back_lines) =
+            futures_util::future::join3(self.ocr.read(front.clone()), self.faces.detect(front.clone()), back_read)
+                .await;
+        let (lines, portrait, back_lines) =
+            (lines?, portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())), back_lines?);
         let today = today();
+        // The MRZ is on the back of most ID cards and on the front of passports and visas.
         let text: Vec<String> = lines.iter().chain(back_lines.iter().flatten()).map(|l| l.text.clone()).collect();
-        let parsed = mrz::find(&text).and_then(|zone| mrz::parse(&zone, today.0));
+        let mut parsed = mrz::find(&text).and_then(|zone| mrz::parse(&zone, today.0));
+        if !parsed.as_ref().is_some_and(|m| m.valid) {
+            let (f, b) = futures_util::future::join(
+                self.side_mrz(Some(front.clone()), Some(&lines), today.0),
+                self.side_mrz(back.clone(), back_lines.as_deref(), today.0),
+            )
+            .await;
+            let score = |m: &Option<Mrz>| m.as_ref().map(|m| (m.valid, m.checks.iter().filter(|c| c.valid).count()));
+            for cand in [f?, b?] {
+                if cand.is_some() && score(&cand) > score(&parsed) {
+                    parsed = cand;
+                }
+            }
+        }
         Ok(DocumentRead {
             document_type: document_type(parsed.as_ref()).to_string(),
             checks: checks(parsed.as_ref(), today),

@@ -3,6 +3,7 @@
 pub mod document;
 pub mod face;
 pub mod mrz;
+pub mod mrz_read;
 pub mod ocr;
 pub mod onboarding;
 pub mod operating;

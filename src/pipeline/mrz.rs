@@ -125,6 +125,93 @@ pub fn find(lines: &[String]) -> Option<Vec<String>> {
     None
 }
 
+/// Most fillers a recovered line may have lost or gained against its known length.
+const MAX_FILLER_FIX: usize = 3;
+
+/// The ways to bring `line` to `len` characters by adding or removing fillers inside its runs
+/// of fillers (at most [`MAX_FILLER_FIX`]); the plain pad or cut at the end comes first.
+fn length_fixes(line: &str, len: usize) -> Vec<String> {
+    let mut out = vec![fit(line, len)];
+    let n = line.chars().count();
+    if n == len || n.abs_diff(len) > MAX_FILLER_FIX {
+        return out;
+    }
+    let mut frontier = vec![line.chars().collect::<Vec<char>>()];
+    for _ in 0..n.abs_diff(len) {
+        let mut next = Vec::new();
+        for c in &frontier {
+            // Start of every run of fillers, and the end of the line.
+            let runs = (0..c.len()).filter(|&i| c[i] == '<' && (i == 0 || c[i - 1] != '<')).chain([c.len()]);
+            for r in runs {
+                let mut t = c.clone();
+                if n < len {
+                    t.insert(r.min(t.len()), '<');
+                } else if t.get(r) == Some(&'<') {
+                    t.remove(r);
+                } else {
+                    continue;
+                }
+                if !next.contains(&t) {
+                    next.push(t);
+                }
+            }
+        }
+        frontier = next;
+        frontier.truncate(48);
+    }
+    out.extend(frontier.into_iter().map(|c| c.into_iter().collect::<String>()).filter(|s| s.len() == len));
+    out.dedup();
+    out
+}
+
+/// Parses rows recognised with the MRZ alphabet: the format from the row count and lengths,
+/// then, where a row is a few characters off its length, the fillers added or removed inside
+/// filler runs so that the most check digits pass (the plain pad or cut at the end wins ties).
+pub fn resolve(rows: &[String], this_year: i32) -> Option<Mrz> {
+    let rows: Vec<String> = rows.iter().map(|r| normalise(r).chars().filter(|&c| is_mrz_char(c)).collect()).collect();
+    let len = match rows.len() {
+        3 => 30,
+        2 => {
+            let mean = rows.iter().map(String::len).sum::<usize>() / 2;
+            if mean.abs_diff(44) < mean.abs_diff(36) {
+                44
+            } else {
+                36
+            }
+        }
+        _ => return None,
+    };
+    if rows.iter().any(|r| r.len().abs_diff(len) > 6) || !rows.iter().any(|r| r.contains('<')) {
+        return None;
+    }
+    let options: Vec<Vec<String>> = rows.iter().map(|r| length_fixes(r, len)).collect();
+    let mut best: Option<Mrz> = None;
+    let score = |m: &Mrz| (m.valid, m.checks.iter().filter(|c| c.valid).count());
+    let mut idx = vec![0usize; options.len()];
+    loop {
+        let zone: Vec<String> = idx.iter().zip(&options).map(|(&i, o)| o[i].clone()).collect();
+        if let Some(m) = parse(&zone, this_year) {
+            if best.as_ref().is_none_or(|b| score(&m) > score(b)) {
+                best = Some(m);
+            }
+        }
+        // next combination
+        let mut k = 0;
+        while k < idx.len() {
+            idx[k] += 1;
+            if idx[k] < options[k].len() {
+                break;
+            }
+            idx[k] = 0;
+            k += 1;
+        }
+        if k == idx.len() {
+            break;
+        }
+    }
+    best
+}
+
 fn to_digit(c: char) -> char {
     match c {
         'O' | 'D' | 'Q' | 'U' => '0',
@@ -184,21 +271,35 @@ impl Zone {
     /// Repairs the alphanumeric field [from, to) only if it fails its check digit at `cd` and
     /// exactly one single confusable substitution makes it pass.
     fn document_number(&mut self, line: usize, from: usize, to: usize, cd: usize) {
-        let field = self.get(line, from, to);
-        let printed = self.lines[line][cd];
-        if check_digit(&field) == Some(printed) {
+        self.repair(&[(line, from, to)], &[(line, from, to)], (line, cd));
+    }
+
+    /// The concatenated spans `check`, as the check digit at `cd` covers them.
+    fn value(&self, check: &[Span]) -> String {
+        check.iter().map(|&(l, a, b)| self.get(l, a, b)).collect()
+    }
+
+    /// When the check digit at `cd` over the spans `check` fails, and exactly one single
+    /// confusable substitution (O/0, I/1, B/8 …) inside the alphanumeric spans `edit` makes it
+    /// pass, makes it. A filler never changes; a different valid document is never invented
+    /// from more than one change.
+    fn repair(&mut self, check: &[Span], edit: &[Span], (cl, cd): (usize, usize)) {
+        let printed = self.lines[cl][cd];
+        let passes = |v: &str| check_digit(v) == Some(printed) || (printed == '<' && v.chars().all(|c| c == '<'));
+        if passes(&self.value(check)) {
             return;
         }
         let mut fixes = Vec::new();
-        for col in from..to {
-            let c = self.lines[line][col];
-            for alt in [to_digit(c), to_letter(c)] {
-                if alt != c {
-                    let mut trial: Vec<char> = field.chars().collect();
-                    trial[col - from] = alt;
-                    let trial: String = trial.into_iter().collect();
-                    if check_digit(&trial) == Some(printed) {
-                        fixes.push((col, c, alt));
+        for &(line, from, to) in edit {
+            for col in from..to {
+                let c = self.lines[line][col];
+                for alt in [to_digit(c), to_letter(c)] {
+                    if alt != c {
+                        self.lines[line][col] = alt;
+                        if passes(&self.value(check)) {
+                            fixes.push((line, col, from, to, c, alt));
+                        }
+                        self.lines[line][col] = c;
                     }
                 }
             }
@@ -206,8 +307,8 @@ impl Zone {
         // Several single swaps can satisfy one check digit (weights repeat every three places):
         // prefer the swap that matches its neighbours' kind (a letter among letters, a digit
         // among digits), and only when exactly one does best.
-        let row = &self.lines[line];
-        let fit = |col: usize, alt: char| {
+        let fit = |line: usize, col: usize, from: usize, to: usize, alt: char| {
+            let row = &self.lines[line];
             let kin = |c: char| c.is_ascii_digit() == alt.is_ascii_digit() && c != '<';
             [col.checked_sub(1).filter(|&p| p >= from), Some(col + 1).filter(|&n| n < to)]
                 .into_iter()
@@ -215,17 +316,52 @@ impl Zone {
                 .filter(|&p| kin(row[p]))
                 .count()
         };
-        let best = fixes.iter().map(|&(col, _, alt)| fit(col, alt)).max().unwrap_or(0);
-        let winners: Vec<_> = fixes.iter().filter(|&&(col, _, alt)| fit(col, alt) == best).collect();
-        if let [&(col, c, alt)] = winners[..] {
+        let best = fixes.iter().map(|&(l, col, a, b, _, alt)| fit(l, col, a, b, alt)).max().unwrap_or(0);
+        let winners: Vec<_> = fixes.iter().filter(|&&(l, col, a, b, _, alt)| fit(l, col, a, b, alt) == best).collect();
+        if let [&(line, col, _, _, c, alt)] = winners[..] {
             self.lines[line][col] = alt;
             self.repairs.push((line, col, c, alt));
         }
     }
 
+    /// Names: after the given names end (the second `<<` of the field), only fillers may
+    /// follow; a lone character or two among the trailing fillers is a misread filler (`<`
+    /// read as `C`, `K`, `E`...) and becomes one again.
+    fn name_fillers(&mut self, line: usize, from: usize, to: usize) {
+        let field = self.get(line, from, to);
+        let Some(sep) = field.find("<<") else { return };
+        let given = field[sep..].find(|c| c != '<').map_or(field.len(), |i| sep + i);
+        let end = if given > sep + 2 { sep + 2 } else { field[given..].find("<<").map_or(field.len(), |i| given + i) };
+        let tail: Vec<char> = field[end..].chars().collect();
+        let mut k = 0;
+        while k < tail.len() {
+            if tail[k] == '<' {
+                k += 1;
+                continue;
+            }
+            let run = tail[k..].iter().take_while(|&&c| c != '<').count();
+            if run <= 2 {
+                for j in k..k + run {
+                    let col = from + end + j;
+                    self.repairs.push((line, col, self.lines[line][col], '<'));
+                    self.lines[line][col] = '<';
+                }
+            }
+            k += run;
+        }
+    }
+
+    /// The check digit at `cd` against `value`. ICAO 9303 (part 4, 4.2.2.2; part 3 for the
+    /// filler) lets a field that is all fillers carry a filler as its check digit, e.g. the
+    /// empty personal number of a TD3: `<` over `<<<<…` is valid, as is the computed `0`.
     fn check(&self, field: &'static str, value: &str, line: usize, cd: usize) -> CheckResult {
         let found = self.lines[line][cd].to_string();
-        let expected = check_digit(value).map(String::from).unwrap_or_else(|| "?".into());
+        let all_fillers = !value.is_empty() && value.chars().all(|c| c == '<');
+        let expected = match check_digit(value) {
+            Some(_) if all_fillers && found == "<" => "<".to_string(),
+            Some(d) => d.to_string(),
+            None => "?".into(),
+        };
         CheckResult { field, valid: found == expected, found, expected }
     }
 }
@@ -277,6 +413,13 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
     };
     let mut z = Zone { lines: lines.iter().map(|l| l.chars().collect()).collect(), repairs: Vec::new() };
     let mut checks = Vec::new();
+    // The first character of the document code is a letter (A, C, I, P or V); the second
+    // may be a digit on some national cards (US `A3`, `C1`), so it is left alone.
+    z.letters(0, 0, 1);
+    if !matches!(z.lines[0][0], 'A' | 'C' | 'I' | 'P' | 'V') && matches!(z.lines[0][0], 'E' | 'L' | 'T' | 'J') {
+        z.repairs.push((0, 0, z.lines[0][0], 'I'));
+        z.lines[0][0] = 'I';
+    }
     let mrz = match format {
         Format::Td1 => {
             z.letters(0, 2, 5);
@@ -286,7 +429,11 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             z.letters(1, 15, 18);
             z.digits(1, 29, 30);
             z.letters(2, 0, 30);
+            z.name_fillers(2, 0, 30);
             z.document_number(0, 5, 14, 14);
+            // The optional data fields are alphanumeric with no check digit of their own:
+            // only the composite can tell a misread O/0 there.
+            z.repair(&[(0, 5, 30), (1, 0, 7), (1, 8, 15), (1, 18, 29)], &[(0, 15, 30), (1, 18, 29)], (1, 29));
             let (surname, given_names) = names(&z.get(2, 0, 30));
             checks.push(z.check("document_number", &z.get(0, 5, 14), 0, 14));
             checks.push(z.check("birth_date", &z.get(1, 0, 6), 1, 6));
@@ -323,7 +470,14 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
                 z.digits(1, len - 1, len);
             }
             z.letters(0, 5, len);
+            z.name_fillers(0, 5, len);
             z.document_number(1, 0, 9, 9);
+            if format == Format::Td3 {
+                z.document_number(1, 28, 42, 42);
+            }
+            if format == Format::Td2 {
+                z.repair(&[(1, 0, 10), (1, 13, 20), (1, 21, 35)], &[(1, 28, 35)], (1, 35));
+            }
             let (surname, given_names) = names(&z.get(0, 5, len));
             checks.push(z.check("document_number", &z.get(1, 0, 9), 1, 9));
             checks.push(z.check("birth_date", &z.get(1, 13, 19), 1, 19));
@@ -495,6 +649,74 @@ mod tests {
         let m = parse(&lines(&nl), 2026).unwrap();
         assert_eq!(m.lines, lines(&TD1));
         assert!(m.valid, "{:?}", m.checks);
+    }
+
+    #[test]
+    fn a_filler_check_digit_over_an_all_filler_field_is_valid() {
+        // ICAO 9303 part 4: an unused personal number may carry `<` or `0` as its check digit.
+        let filler = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159<<<<<<<<<<<<<<<0"];
+        let mut composite = "L898902C367408122".to_string();
+        composite.push_str("1204159<<<<<<<<<<<<<<<");
+        let cd = check_digit(&composite).unwrap();
+        let line2 = format!("L898902C36UTO7408122F1204159<<<<<<<<<<<<<<<{cd}");
+        let m = parse(&lines(&[filler[0], &line2]), 2026).unwrap();
+        assert!(m.valid, "{:?}", m.checks);
+        assert_eq!(m.optional_data, "");
+        let zero = line2.replacen("<<<<<<<<<<<<<<<", "<<<<<<<<<<<<<<0", 1);
+        let zero_cd = check_digit(&format!("L898902C367408122{}", &zero[21..43])).unwrap();
+        let zero = format!("{}{zero_cd}", &zero[..43]);
+        assert!(parse(&lines(&[filler[0], &zero]), 2026).unwrap().valid, "the computed 0 is valid too");
+        // A filler check digit over a field that is not empty is wrong.
+        let used = "L898902C36UTO7408122F1204159ZE184226B<<<<<<".to_string();
+        let used_cd = check_digit(&format!("L898902C367408122{}", &used[21..43])).unwrap();
+        let m = parse(&lines(&[filler[0], &format!("{used}{used_cd}")]), 2026).unwrap();
+        let failing: Vec<&str> = m.checks.iter().filter(|c| !c.valid).map(|c| c.field).collect();
+        assert_eq!(failing, ["optional_data"]);
+    }
+
+    #[test]
+    fn stray_letters_among_trailing_fillers_are_fillers() {
+        let ocr = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<C<<<<<<<<K", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
+        let m = parse(&lines(&ocr), 2026).unwrap();
+        assert_eq!(m.lines, lines(&TD3));
+        assert_eq!(m.given_names, "ANNA MARIA");
+        assert_eq!(m.repairs, [(0, 34, 'C', '<'), (0, 43, 'K', '<')]);
+        let surname_only = ["P<UTOERIKSSON<<<<<<<<<<<<<<<<C<<<<<<<<<<<<<<", TD3[1]];
+        assert_eq!(parse(&lines(&surname_only), 2026).unwrap().given_names, "");
+    }
+
+    #[test]
+    fn dropped_fillers_are_put_back_where_the_check_digits_say() {
+        // One filler lost inside the personal number: padding at the end would shift the
+        // check digits; the search puts it back inside the run.
+        let short = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<10"];
+        let m = resolve(&lines(&short), 2026).unwrap();
+        assert_eq!(m.lines, lines(&TD3));
+        assert!(m.valid, "{:?}", m.checks);
+        let doubled =
+            ["I<UTOD231458907<<<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
+        assert_eq!(resolve(&lines(&doubled), 2026).unwrap().lines, lines(&TD1_ICAO));
+        assert!(resolve(&lines(&["HELLO WORLD", "NOT AN MRZ"]), 2026).is_none());
+    }
+
+    #[test]
+    fn optional_data_is_repaired_only_through_the_composite() {
+        // TD1 whose second optional field holds the letter I; the composite proves it.
+        let l1 = "I<UTOD231458907<<<<<<<<<<<<<<<";
+        let mut l2 = "7408122F1204159UTO<IRL<<<<<<<".to_string();
+        l2.push(check_digit(&format!("{}{}{}{}", &l1[5..30], &l2[0..7], &l2[8..15], &l2[18..29])).unwrap());
+        let good = parse(&lines(&[l1, &l2, TD1_ICAO[2]]), 2026).unwrap();
+        assert!(good.valid && good.repairs.is_empty(), "{:?}", good.checks);
+        let misread = l2.replacen("<IRL", "<1RL", 1);
+        let m = parse(&lines(&[l1, &misread, TD1_ICAO[2]]), 2026).unwrap();
+        assert_eq!(m.lines[1], l2);
+        assert!(m.valid);
+        assert_eq!(m.repairs, [(1, 19, '1', 'I')]);
+        // With I<28 two single swaps (1 to I, 2 to Z) satisfy the composite: nothing is changed.
+        let mut l2 = "7408122F1204159UTO<I<28<<<<<<".to_string();
+        l2.push(check_digit(&format!("{}{}{}{}", &l1[5..30], &l2[0..7], &l2[8..15], &l2[18..29])).unwrap());
+        let m = parse(&lines(&[l1, &l2.replacen("<I<", "<1<", 1), TD1_ICAO[2]]), 2026).unwrap();
+        assert!(!m.valid && m.repairs.is_empty(), "{:?}", m.repairs);
     }
 
     #[test]

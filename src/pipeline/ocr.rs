@@ -3,7 +3,10 @@
 //! metadata, and 180-degree handling (a low-confidence line is read upside down too and the
 //! better reading kept).
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use image::RgbImage;
 use serde::Serialize;
@@ -44,12 +47,45 @@ pub struct TextLine {
 #[derive(Clone)]
 pub struct Ocr {
     engine: Arc<Engine>,
+    charsets: Arc<Charsets>,
+}
+
+/// A class mask's key: the recogniser and the alphabet function's address.
+type MaskKey = (String, usize);
+
+/// Each recogniser's character list (built once from its metadata, not per call) and the
+/// class masks of the alphabets asked of it.
+#[derive(Default)]
+struct Charsets {
+    chars: Mutex<HashMap<String, Arc<Vec<String>>>>,
+    masks: Mutex<HashMap<MaskKey, Arc<Vec<bool>>>>,
+}
+
+impl Charsets {
+    fn charset(&self, model: &str, metadata: &str) -> Arc<Vec<String>> {
+        let mut map = self.chars.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(model.to_string()).or_insert_with(|| Arc::new(ctc::charset(metadata))).clone()
+    }
+
+    fn mask(&self, model: &str, chars: &[String], alphabet: fn(&str) -> bool) -> Arc<Vec<bool>> {
+        let mut map = self.masks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((model.to_string(), alphabet as usize))
+            .or_insert_with(|| Arc::new(ctc::mask(chars, alphabet)))
+            .clone()
+    }
 }
 
 /// The detector input: stretched to multiples of 32 (longer side <= 960), BGR, ImageNet-normalised.
 pub fn det_input(img: &RgbImage) -> (Tensor, f32, f32) {
+    det_input_at(img, DET_MAX_SIDE, false)
+}
+
+/// The detector input with the longer side at `side`: never larger than the image unless
+/// `upscale` (then at most 3x), so small text gets enough pixels for the detector.
+pub fn det_input_at(img: &RgbImage, side: u32, upscale: bool) -> (Tensor, f32, f32) {
     let (w, h) = img.dimensions();
-    let scale = (DET_MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
+    let fit = side as f32 / w.max(h) as f32;
+    let scale = if upscale { fit.min(3.0) } else { fit.min(1.0) };
     let to32 = |v: u32| (((v as f32 * scale) / 32.0).round() as u32 * 32).max(32);
     let (nw, nh) = (to32(w), to32(h));
     let small = resize::resize(img, nw, nh);
@@ -118,13 +154,31 @@ fn reading_order(mut lines: Vec<TextLine>) -> Vec<TextLine> {
 
 impl Ocr {
     pub fn new(engine: Arc<Engine>) -> Ocr {
-        Ocr { engine }
+        Ocr { engine, charsets: Arc::default() }
     }
 
     /// Reads every crop. Crops are sorted by width and recognised in batches of
     /// [`REC_BATCH`], each padded to its own widest crop, so short words are not padded to
     /// the width of an MRZ line.
     pub async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
+        self.recognise_masked(crops, None).await
+    }
+
+    /// [`Ocr::recognise`] with only the characters `alphabet` accepts (e.g. the MRZ's
+    /// `A-Z 0-9 <`): the other classes of the recogniser never win a step.
+    pub async fn recognise_in(
+        &self,
+        crops: Vec<RgbImage>,
+        alphabet: fn(&str) -> bool,
+    ) -> Result<Vec<(String, f32)>, ApiError> {
+        self.recognise_masked(crops, Some(alphabet)).await
+    }
+
+    async fn recognise_masked(
+        &self,
+        crops: Vec<RgbImage>,
+        alphabet: Option<fn(&str) -> bool>,
+    ) -> Result<Vec<(String, f32)>, ApiError> {
         if crops.is_empty() {
             return Ok(Vec::new());
         }
@@ -134,12 +188,14 @@ impl Ocr {
             model: name.clone(),
             reason: "the recogniser has no `character` metadata".into(),
         })?;
-        let chars = Arc::new(ctc::charset(&charset));
+        let chars = self.charsets.charset(&name, &charset);
+        let mask = alphabet.map(|a| self.charsets.mask(&name, &chars, a));
         let mut order: Vec<usize> = (0..crops.len()).collect();
         order.sort_by_key(|&i| crops[i].width());
         let crops = Arc::new(crops);
         let batches = order.chunks(REC_BATCH).map(|idx| {
-            let (idx, crops, chars, model) = (idx.to_vec(), crops.clone(), chars.clone(), model.clone());
+            let (idx, crops, chars, model, mask) =
+                (idx.to_vec(), crops.clone(), chars.clone(), model.clone(), mask.clone());
             async move {
                 let picked: Vec<RgbImage> = idx.iter().map(|&i| crops[i].clone()).collect();
                 let input = pool::run(move || Ok(rec_input(&picked))).await?;
@@ -154,7 +210,7 @@ impl Ocr {
                     }
                     Ok(t.data
                         .chunks(steps * classes)
-                        .map(|row| ctc::decode(row, steps, classes, &chars))
+                        .map(|row| ctc::decode_masked(row, steps, classes, &chars, mask.as_deref().map(Vec::as_slice)))
                         .collect::<Vec<_>>())
                 })
                 .await?;
@@ -173,9 +229,19 @@ impl Ocr {
     /// Every text line of `img` in reading order.
     #[tracing::instrument(name = "ocr", skip_all)]
     pub async fn read(&self, img: Arc<RgbImage>) -> Result<Vec<TextLine>, ApiError> {
+        self.read_scaled(img, DET_MAX_SIDE, false).await
+    }
+
+    /// [`Ocr::read`] with the detector's input at `side` pixels on its longer side, smaller
+    /// images upscaled to it: larger finds smaller text, at a higher cost.
+    pub async fn read_at(&self, img: Arc<RgbImage>, side: u32) -> Result<Vec<TextLine>, ApiError> {
+        self.read_scaled(img, side, true).await
+    }
+
+    async fn read_scaled(&self, img: Arc<RgbImage>, side: u32, upscale: bool) -> Result<Vec<TextLine>, ApiError> {
         let det = self.engine.get(&self.engine.config().ocr_det)?;
         let src = img.clone();
-        let (input, sx, sy) = pool::run(move || Ok(det_input(&src))).await?;
+        let (input, sx, sy) = pool::run(move || Ok(det_input_at(&src, side, upscale))).await?;
         let (mh, mw) = (input.shape[2], input.shape[3]);
         let out = det.run(input).await?;
         let src = img.clone();

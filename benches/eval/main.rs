@@ -1,0 +1,52 @@
+//! The accuracy harness (`make eval`, `make eval-documents`): runs the real pipeline in-process
+//! over data sets and prints the metrics of ACCURACY.md per set and per condition, with every
+//! item's result in a CSV under target/eval/. A benchmark, not a test: no figure fails.
+//!
+//! `cargo bench --bench eval -- documents [NAME=DIR ...]`; without sets, the dev set
+//! (../shared/devsets/mrz) and the synthetic set under target/eval/synth/documents when present.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod documents;
+mod report;
+
+use std::path::PathBuf;
+
+use verity::pipeline::{document::DocumentPipeline, ocr::Ocr, FacePipeline};
+
+fn sets(args: &[String], defaults: &[(&str, PathBuf)]) -> Vec<(String, PathBuf)> {
+    let given: Vec<(String, PathBuf)> =
+        args.iter().filter_map(|a| a.split_once('=').map(|(n, d)| (n.to_string(), PathBuf::from(d)))).collect();
+    if !given.is_empty() {
+        return given;
+    }
+    defaults
+        .iter()
+        .filter(|(_, d)| d.join("ground_truth.csv").exists())
+        .map(|(n, d)| (n.to_string(), d.clone()))
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let reader = args.first().map(String::as_str).unwrap_or("documents");
+    let root = common::root();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    match reader {
+        "documents" => {
+            let defaults = [
+                ("devset-mrz", root.join("../shared/devsets/mrz")),
+                ("synthetic", root.join("target/eval/synth/documents")),
+            ];
+            let engine = common::engine();
+            let (docs, ocr) = (DocumentPipeline::new(FacePipeline::new(engine.clone())), Ocr::new(engine));
+            for (name, dir) in sets(&args[1..], &defaults) {
+                documents::run(&name, &dir, &docs, &ocr, &rt);
+            }
+        }
+        other => panic!("unknown reader `{other}` (documents)"),
+    }
+}
