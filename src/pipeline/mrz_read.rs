@@ -396,6 +396,22 @@ impl MrzReader {
         Ok(best.filter(plausible))
     }
 
+    /// The page OCR of `img` (a turned or straightened page): its zone among the lines, and
+    /// unless that is valid, the better of it and the zone re-read.
+    async fn read_page(&self, img: Arc<RgbImage>, this_year: i32) -> Result<Option<Mrz>, ApiError> {
+        let lines = self.ocr.read(img.clone()).await?;
+        let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
+        let first = mrz::find(&text).and_then(|zone| mrz::parse(&zone, this_year));
+        if first.as_ref().is_some_and(|m| m.valid) {
+            return Ok(first);
+        }
+        let again = self.reread_zones(&img, &lines, this_year).await?;
+        Ok(match (first, again) {
+            (Some(f), Some(a)) => Some(if score(&a) > score(&f) { a } else { f }),
+            (f, a) => a.or(f),
+        })
+    }
+
     /// The MRZ of `img`, given its page OCR `lines`: the zone found among the lines when it is
     /// valid (the fast path), else the best of the recovery passes (constrained re-read of
     /// the candidate rows; the detector at a larger scale; the image turned by 90, 270 and
@@ -438,12 +454,7 @@ impl MrzReader {
         if let Some(deg) = skew_degrees(lines) {
             let src = img.clone();
             let straight = Arc::new(pool::run(move || Ok(rotate(&src, -deg))).await?);
-            let lines = self.ocr.read(straight.clone()).await?;
-            let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-            if consider(mrz::find(&text).and_then(|zone| mrz::parse(&zone, this_year))) {
-                return Ok(best);
-            }
-            if consider(self.reread_zones(&straight, &lines, this_year).await?) {
+            if consider(self.read_page(straight, this_year).await?) {
                 return Ok(best);
             }
         }
@@ -462,12 +473,7 @@ impl MrzReader {
                 })
                 .await?,
             );
-            let lines = self.ocr.read(turned.clone()).await?;
-            let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-            if consider(mrz::find(&text).and_then(|zone| mrz::parse(&zone, this_year))) {
-                return Ok(best);
-            }
-            if consider(self.reread_zones(&turned, &lines, this_year).await?) {
+            if consider(self.read_page(turned, this_year).await?) {
                 return Ok(best);
             }
         }
