@@ -133,12 +133,7 @@ impl DocumentPipeline {
                 self.side_mrz(back.clone(), back_lines.as_deref(), today.0),
             )
             .await;
-            let score = |m: &Option<Mrz>| m.as_ref().map(|m| (m.valid, m.checks.iter().filter(|c| c.valid).count()));
-            for cand in [f?, b?] {
-                if cand.is_some() && score(&cand) > score(&parsed) {
-                    parsed = cand;
-                }
-            }
+            parsed = mrz::better(mrz::better(parsed, f?), b?);
         }
         Ok(DocumentRead {
             document_type: document_type(parsed.as_ref()).to_string(),

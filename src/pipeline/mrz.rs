@@ -54,6 +54,21 @@ pub struct Mrz {
     pub repairs: Vec<(usize, usize, char, char)>,
 }
 
+impl Mrz {
+    /// How good a reading is: valid first, then the number of check digits that pass.
+    pub fn score(&self) -> (bool, usize) {
+        (self.valid, self.checks.iter().filter(|c| c.valid).count())
+    }
+}
+
+/// The better of two readings by [`Mrz::score`]; `best` is kept on a tie.
+pub fn better(best: Option<Mrz>, candidate: Option<Mrz>) -> Option<Mrz> {
+    match (best, candidate) {
+        (Some(b), Some(c)) => Some(if c.score() > b.score() { c } else { b }),
+        (b, c) => b.or(c),
+    }
+}
+
 /// ICAO 9303 check digit (weights 7, 3, 1; digits, A=10 … Z=35, `<` = 0); `None` for other
 /// characters.
 pub fn check_digit(s: &str) -> Option<char> {
@@ -186,15 +201,10 @@ pub fn resolve(rows: &[String], this_year: i32) -> Option<Mrz> {
     }
     let options: Vec<Vec<String>> = rows.iter().map(|r| length_fixes(r, len)).collect();
     let mut best: Option<Mrz> = None;
-    let score = |m: &Mrz| (m.valid, m.checks.iter().filter(|c| c.valid).count());
     let mut idx = vec![0usize; options.len()];
     loop {
         let zone: Vec<String> = idx.iter().zip(&options).map(|(&i, o)| o[i].clone()).collect();
-        if let Some(m) = parse(&zone, this_year) {
-            if best.as_ref().is_none_or(|b| score(&m) > score(b)) {
-                best = Some(m);
-            }
-        }
+        best = better(best, parse(&zone, this_year));
         // next combination
         let mut k = 0;
         while k < idx.len() {

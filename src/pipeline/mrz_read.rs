@@ -330,11 +330,6 @@ fn rotate(img: &RgbImage, degrees: f32) -> RgbImage {
     })
 }
 
-/// A parsed zone's score: valid first, then the number of check digits that pass.
-fn score(m: &Mrz) -> (bool, usize) {
-    (m.valid, m.checks.iter().filter(|c| c.valid).count())
-}
-
 /// A recovered zone is kept only when it is plausible: at least half its check digits pass
 /// (garbage that happens to have MRZ-like lengths is not an MRZ).
 fn plausible(m: &Mrz) -> bool {
@@ -378,17 +373,9 @@ impl MrzReader {
                 let flipped: Vec<RgbImage> = crops.iter().rev().map(imageops::rotate180).collect();
                 let alt = self.ocr.recognise_in(flipped, mrz_alphabet).await?;
                 let texts: Vec<String> = alt.into_iter().map(|(t, _)| t).collect();
-                if let Some(m) = mrz::resolve(&texts, this_year) {
-                    if parsed.as_ref().is_none_or(|p| score(&m) > score(p)) {
-                        parsed = Some(m);
-                    }
-                }
+                parsed = mrz::better(parsed, mrz::resolve(&texts, this_year));
             }
-            if let Some(m) = parsed {
-                if best.as_ref().is_none_or(|b| score(&m) > score(b)) {
-                    best = Some(m);
-                }
-            }
+            best = mrz::better(best, parsed);
             if best.as_ref().is_some_and(|b| b.valid) {
                 break;
             }
@@ -406,10 +393,7 @@ impl MrzReader {
             return Ok(first);
         }
         let again = self.reread_zones(&img, &lines, this_year).await?;
-        Ok(match (first, again) {
-            (Some(f), Some(a)) => Some(if score(&a) > score(&f) { a } else { f }),
-            (f, a) => a.or(f),
-        })
+        Ok(mrz::better(first, again))
     }
 
     /// The MRZ of `img`, given its page OCR `lines`: the zone found among the lines when it is
@@ -424,11 +408,7 @@ impl MrzReader {
         }
         let mut best = first;
         let mut consider = |m: Option<Mrz>| {
-            if let Some(m) = m {
-                if best.as_ref().is_none_or(|b| score(&m) > score(b)) {
-                    best = Some(m);
-                }
-            }
+            best = mrz::better(best.take(), m);
             best.as_ref().is_some_and(|b| b.valid)
         };
         if consider(self.reread_zones(&img, lines, this_year).await?) {
