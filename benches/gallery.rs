@@ -63,7 +63,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("verity-bench-gallery-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     rt.block_on(async {
-        let cfg = GalleryConfig { data_dir: dir.clone(), database_url: None, poll: Duration::from_secs(1), keep_aligned: false };
+        let cfg = GalleryConfig { data_dir: dir.clone(), database_url: None, poll: Duration::from_secs(1), keep_aligned: false, pg: Default::default() };
         let g = Gallery::open(cfg).await.unwrap();
         g.create_collection("bench", None).await.unwrap();
         let count = 500;

@@ -80,7 +80,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!("some models are unavailable; /readyz says which");
         }
     })?;
-    let gallery = Gallery::start(args.gallery.to_config());
+    let gallery = Gallery::start(args.gallery.to_config()).await.map_err(|e| anyhow::anyhow!("gallery: {e}"))?;
     let mut state = AppState::new(FacePipeline::new(engine.clone()), gallery.clone(), args.http.clone(), api_keys);
     let draining = state.draining.clone();
     let readiness: crate::cluster::ReadinessFn = Arc::new(move || {

@@ -249,6 +249,26 @@ pub struct GalleryArgs {
     /// PostgreSQL URL (`postgres://user:pass@host/db`) for a gallery shared by replicas.
     #[arg(long, env = "VERITY_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
+    /// TLS to PostgreSQL, as libpq's `sslmode` (the URL's `?sslmode=` wins): `disable`, `prefer`
+    /// (TLS when offered, unverified), `require` (TLS, unverified unless a root certificate is
+    /// given), `verify-ca` (chain checked), `verify-full` (chain and host name checked; use this
+    /// for RDS).
+    #[arg(long, env = "VERITY_DATABASE_SSLMODE", value_enum)]
+    pub database_sslmode: Option<crate::gallery::pgconn::SslMode>,
+    /// PEM file of the root certificates PostgreSQL's certificate must chain to (e.g. the RDS
+    /// bundle `global-bundle.pem`); the system's trust store when unset. The URL's
+    /// `?sslrootcert=` wins.
+    #[arg(long, env = "VERITY_DATABASE_SSLROOTCERT")]
+    pub database_sslrootcert: Option<PathBuf>,
+    /// Most PostgreSQL connections of this replica's pool (plus one for LISTEN).
+    #[arg(long, env = "VERITY_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
+    /// Opening a PostgreSQL connection (TCP, TLS, login) gives up after this, in milliseconds.
+    #[arg(long, env = "VERITY_DATABASE_CONNECT_TIMEOUT_MS", default_value_t = 5000)]
+    pub database_connect_timeout_ms: u64,
+    /// A gallery request waits this long for a free pooled connection before 503, in ms.
+    #[arg(long, env = "VERITY_DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
+    pub database_acquire_timeout_ms: u64,
     /// How often the change log is polled when no notification arrives, in milliseconds.
     #[arg(long, env = "VERITY_GALLERY_POLL_MS", default_value_t = 1000)]
     pub gallery_poll_ms: u64,
@@ -273,6 +293,13 @@ impl GalleryArgs {
             database_url: self.database_url.as_ref().map(|s| s.0.clone()).filter(|s| !s.is_empty()),
             poll: std::time::Duration::from_millis(self.gallery_poll_ms.max(10)),
             keep_aligned: self.keep_aligned_faces,
+            pg: crate::gallery::pgconn::PgOptions {
+                sslmode: self.database_sslmode,
+                sslrootcert: self.database_sslrootcert.clone(),
+                pool_size: self.database_pool_size.max(1),
+                connect_timeout: std::time::Duration::from_millis(self.database_connect_timeout_ms.max(100)),
+                acquire_timeout: std::time::Duration::from_millis(self.database_acquire_timeout_ms.max(10)),
+            },
         }
     }
 }

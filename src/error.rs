@@ -154,6 +154,9 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Overloaded | ApiError::ModelUnavailable { .. }) {
             resp.insert_header(("Retry-After", "1"));
         }
+        if matches!(self, ApiError::StorageUnavailable(_)) {
+            resp.insert_header(("Retry-After", "2"));
+        }
         if matches!(self, ApiError::Internal(_)) {
             tracing::error!(detail = %body.detail, "internal error");
         }

@@ -185,6 +185,7 @@ async fn pg_gallery(url: &str) -> Arc<Gallery> {
         database_url: Some(url.to_string()),
         poll: Duration::from_millis(500),
         keep_aligned: true,
+        pg: Default::default(),
     };
     Gallery::open(cfg).await.expect("PostgreSQL gallery opens")
 }

@@ -21,7 +21,7 @@ use verity::{
 };
 
 fn sqlite_cfg(dir: &std::path::Path, poll: Duration) -> GalleryConfig {
-    GalleryConfig { data_dir: dir.to_path_buf(), database_url: None, poll, keep_aligned: true }
+    GalleryConfig { data_dir: dir.to_path_buf(), database_url: None, poll, keep_aligned: true, pg: Default::default() }
 }
 
 fn state(g: Arc<Gallery>) -> actix_web::web::Data<AppState> {

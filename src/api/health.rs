@@ -69,6 +69,19 @@ pub fn readiness(engine: &Engine, gallery: &Gallery, draining: bool) -> Readines
         (false, "Draining", "shutting down: finishing in-flight requests".to_string())
     } else if !engine.is_ready() {
         (false, "ModelsLoading", "models are loading or unavailable (see /readyz)".to_string())
+    } else if gallery.is_degraded() {
+        // A database outage hits every replica at once: taking them all out of the Service
+        // would stop faces, documents and plates too. The replica stays in and says why.
+        let g = gallery.status();
+        (
+            true,
+            "GalleryStoreUnavailable",
+            format!(
+                "serving without the gallery store since {}: {}",
+                g.degraded_since.unwrap_or_default(),
+                g.error.unwrap_or_default()
+            ),
+        )
     } else if !gallery.is_ready() {
         let g = gallery.status();
         (false, "GalleryCatchingUp", format!("gallery at sequence {} of {}", g.applied_sequence, g.head_sequence))

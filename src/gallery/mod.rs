@@ -4,8 +4,10 @@
 //! PostgreSQL, by its own writes, and by polling as the fallback). A replica is ready once it
 //! has loaded a snapshot and caught up with the head.
 
+pub mod health;
 pub mod index;
 pub mod maintenance;
+pub mod pgconn;
 pub mod postgres;
 pub mod reembed;
 pub mod sqlite;
@@ -24,7 +26,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, OnceCell};
 
 use self::{
+    health::Health,
     index::{CollectionIndex, Hit, Index},
+    pgconn::{PgConnect, PgOptions},
     store::{Change, CollectionInfo, FaceRow, NewFace, Store, StoreError},
 };
 use crate::{error::ApiError, telemetry::metrics};
@@ -41,11 +45,21 @@ pub struct GalleryConfig {
     /// Keep each enrolled face's aligned 112x112 crop (PNG) so the collection can be
     /// re-embedded when the embedding model changes.
     pub keep_aligned: bool,
+    /// PostgreSQL connection settings (TLS, pool) besides the URL.
+    pub pg: PgOptions,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GalleryStatus {
     pub backend: &'static str,
+    /// `ok`; `loading` (connecting, building the index); `degraded` (the store does not answer:
+    /// gallery writes and listings answer 503, search answers from this replica's index, every
+    /// other route is unaffected).
+    pub state: &'static str,
+    /// When the store stopped answering (RFC 3339), while `degraded`.
+    pub degraded_since: Option<String>,
+    /// TLS mode of the PostgreSQL connections (`sslmode`); null on SQLite.
+    pub sslmode: Option<&'static str>,
     pub ready: bool,
     pub applied_sequence: i64,
     pub head_sequence: i64,
@@ -56,6 +70,8 @@ pub struct GalleryStatus {
 
 pub struct Gallery {
     cfg: GalleryConfig,
+    pg: Option<PgConnect>,
+    health: Arc<Health>,
     store: OnceCell<Store>,
     index: RwLock<Index>,
     applied: AtomicI64,
@@ -74,7 +90,10 @@ impl From<StoreError> for ApiError {
             StoreError::CollectionNotFound(id) => ApiError::CollectionNotFound(id),
             StoreError::FaceNotFound(id) => ApiError::FaceNotFound(id),
             StoreError::SubjectNotFound(id) => ApiError::SubjectNotFound(id),
-            StoreError::Backend(reason) => ApiError::StorageUnavailable(reason),
+            e @ (StoreError::Backend(_)
+            | StoreError::Connection(_)
+            | StoreError::OutcomeUnknown(_)
+            | StoreError::Config(_)) => ApiError::StorageUnavailable(e.to_string()),
         }
     }
 }
@@ -82,9 +101,20 @@ impl From<StoreError> for ApiError {
 impl Gallery {
     /// A gallery that connects, loads and follows the store in the background (retrying with
     /// backoff); its routes answer 503 `storage_unavailable` and `/readyz` says why until then.
-    pub fn start(cfg: GalleryConfig) -> Arc<Gallery> {
+    /// Fails only on settings that cannot work: a database URL or TLS setting that does not
+    /// parse, an unreadable root certificate, or a server whose certificate is not trusted.
+    pub async fn start(cfg: GalleryConfig) -> Result<Arc<Gallery>, StoreError> {
+        let pg = match &cfg.database_url {
+            Some(url) => Some(PgConnect::new(url, &cfg.pg)?),
+            None => None,
+        };
+        if let Some(pg) = &pg {
+            preflight(pg).await?;
+        }
         let g = Arc::new(Gallery {
             cfg,
+            pg,
+            health: Arc::new(Health::default()),
             store: OnceCell::new(),
             index: RwLock::new(Index::default()),
             applied: AtomicI64::new(0),
@@ -94,12 +124,12 @@ impl Gallery {
             last_error: Mutex::new(None),
         });
         tokio::spawn(g.clone().run());
-        g
+        Ok(g)
     }
 
     /// Opens the store and loads the index before returning (tests, tools).
     pub async fn open(cfg: GalleryConfig) -> Result<Arc<Gallery>, StoreError> {
-        let g = Gallery::start(cfg);
+        let g = Gallery::start(cfg).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while !g.is_ready() {
             if tokio::time::Instant::now() > deadline {
@@ -111,8 +141,8 @@ impl Gallery {
     }
 
     async fn connect(&self) -> Result<Store, StoreError> {
-        match &self.cfg.database_url {
-            Some(url) => Ok(Store::Postgres(postgres::PgStore::open(url).await?)),
+        match &self.pg {
+            Some(pg) => Ok(Store::Postgres(postgres::PgStore::open(pg, self.health.clone()).await?)),
             None => Ok(Store::Sqlite(sqlite::SqliteStore::open(&self.cfg.data_dir.join("gallery.db"))?)),
         }
     }
@@ -135,19 +165,23 @@ impl Gallery {
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "gallery store unavailable");
                     self.set_error(Some(e.to_string()));
+                    self.health.failed(&e.to_string());
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
         }
         let (wake_tx, mut wake) = mpsc::channel::<()>(1);
-        if let Some(url) = &self.cfg.database_url {
-            postgres::listen(url.clone(), wake_tx.clone());
+        if let Some(pg) = &self.pg {
+            postgres::listen(pg.clone(), wake_tx.clone());
         }
         loop {
-            if let Err(e) = self.catch_up().await {
-                tracing::warn!(error = %e, "gallery catch-up failed");
-                self.set_error(Some(e.to_string()));
+            match self.catch_up().await {
+                Ok(()) => self.set_error(None),
+                Err(e) => {
+                    tracing::debug!(error = %e, "gallery catch-up failed");
+                    self.set_error(Some(e.to_string()));
+                }
             }
             self.ready.store(true, Ordering::Release);
             tokio::select! {
@@ -267,15 +301,31 @@ impl Gallery {
         let (applied, head) = (self.applied.load(Ordering::Acquire), self.head.load(Ordering::Acquire));
         let faces =
             self.index.read().unwrap_or_else(|p| p.into_inner()).collections.values().map(CollectionIndex::len).sum();
+        let outage = self.health.outage();
+        let state = if outage.is_some() {
+            "degraded"
+        } else if self.is_ready() {
+            "ok"
+        } else {
+            "loading"
+        };
         GalleryStatus {
             backend: if self.cfg.database_url.is_some() { "postgres" } else { "sqlite" },
+            state,
+            degraded_since: outage.as_ref().map(|o| o.since.to_string()),
+            sslmode: self.pg.as_ref().map(|p| p.mode().as_str()),
             ready: self.is_ready(),
             applied_sequence: applied,
             head_sequence: head,
             lag_sequences: head - applied,
             faces,
-            error: self.last_error(),
+            error: outage.map(|o| o.error).or_else(|| self.last_error()),
         }
+    }
+
+    /// Whether the store does not answer (an outage), as opposed to answering and being ahead.
+    pub fn is_degraded(&self) -> bool {
+        self.health.outage().is_some()
     }
 
     pub fn store(&self) -> Result<&Store, ApiError> {
@@ -285,8 +335,13 @@ impl Gallery {
     }
 
     /// After a write: bring this replica's index up to it before answering (read your writes).
+    /// The write is committed: a catch-up that fails now (the database went away) does not
+    /// turn it into an error; the index catches up when the store is back.
     async fn written(&self) -> Result<(), ApiError> {
-        self.catch_up().await.map_err(ApiError::from)
+        if let Err(e) = self.catch_up().await {
+            tracing::warn!(error = %e, "catch-up after a committed write failed; the index follows when the store is back");
+        }
+        Ok(())
     }
 
     pub async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<(), ApiError> {
@@ -404,5 +459,24 @@ fn apply(index: &mut Index, change: Change) {
         }
         // Erased since: nothing to update.
         Change::UpdateFace { embedding: None, .. } => {}
+    }
+}
+
+/// One connection attempt at start: a certificate the TLS settings do not trust stops the server
+/// with the reason (no retry can fix it); an unreachable server does not (the gallery comes up
+/// when the database does).
+async fn preflight(pg: &PgConnect) -> Result<(), StoreError> {
+    match pg.connect().await {
+        Ok(_) => Ok(()),
+        Err(e) if pgconn::is_certificate_error(&e) => Err(StoreError::Config(format!(
+            "the database server's certificate is not trusted (sslmode={}): {}; check sslrootcert (e.g. the RDS CA \
+             bundle) and that the URL's host is a name the certificate carries",
+            pg.mode().as_str(),
+            store::error_text(&e)
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %store::error_text(&e), "the database is not reachable yet: serving without the gallery until it is");
+            Ok(())
+        }
     }
 }

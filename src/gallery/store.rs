@@ -19,6 +19,24 @@ pub enum StoreError {
     SubjectNotFound(String),
     #[error("storage error: {0}")]
     Backend(String),
+    /// The database could not be reached or the connection broke before the commit: nothing
+    /// was written (safe to retry).
+    #[error("the database is unreachable: {0}")]
+    Connection(String),
+    /// The connection broke while committing: the write may or may not have been applied.
+    #[error("the database connection was lost while committing ({0}); the write may have been applied: retrying it is safe, writes are idempotent")]
+    OutcomeUnknown(String),
+    /// The database settings cannot work (URL, TLS mode, certificates): fixed by configuration,
+    /// not by retrying.
+    #[error("database configuration: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// Whether the error says the database is away (as opposed to a refused request).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StoreError::Backend(_) | StoreError::Connection(_) | StoreError::OutcomeUnknown(_))
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -29,8 +47,37 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        if is_connection_error(&e) {
+            StoreError::Connection(error_text(&e))
+        } else {
+            StoreError::Backend(error_text(&e))
+        }
     }
+}
+
+/// The error with its cause (tokio-postgres' own text is often only "db error").
+pub fn error_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// A broken or refused connection, or the server shutting down (SQLSTATE classes 08 and 57P):
+/// the statement did not run, another connection may succeed.
+pub fn is_connection_error(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let c = code.code();
+        return c.starts_with("08") || c.starts_with("57P");
+    }
+    e.as_db_error().is_none()
+        && std::error::Error::source(e).is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

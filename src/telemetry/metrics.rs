@@ -43,6 +43,7 @@ pub struct Metrics {
     rejected: Family<ReasonLabels, Counter>,
     gallery_faces: Family<CollectionLabels, Gauge>,
     gallery_lag: Gauge,
+    gallery_store_up: Gauge,
     leader: Gauge,
     purged: Counter,
     gallery_ops: HistogramFamily<OpLabels>,
@@ -86,6 +87,13 @@ impl Metrics {
         let rejected = Family::<ReasonLabels, Counter>::default();
         let gallery_faces = Family::<CollectionLabels, Gauge>::default();
         let gallery_lag = Gauge::default();
+        let gallery_store_up = Gauge::default();
+        gallery_store_up.set(1);
+        registry.register(
+            "gallery_store_up",
+            "1 while the gallery's store (SQLite file or PostgreSQL) answers, 0 during an outage",
+            gallery_store_up.clone(),
+        );
         let leader = Gauge::default();
         let purged = Counter::default();
         registry.register(
@@ -118,6 +126,7 @@ impl Metrics {
             registry: Mutex::new(registry),
             gallery_faces,
             gallery_lag,
+            gallery_store_up,
             leader,
             purged,
             gallery_ops,
@@ -168,6 +177,10 @@ impl Metrics {
 
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
+    }
+
+    pub fn set_gallery_store_up(&self, up: bool) {
+        self.gallery_store_up.set(i64::from(up));
     }
 
     pub fn set_gallery_lag(&self, lag: i64) {

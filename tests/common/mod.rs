@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod k8s;
+pub mod pg;
 pub mod server;
 
 use std::{
@@ -72,7 +73,13 @@ pub async fn sqlite_gallery() -> Arc<Gallery> {
     let dir =
         std::env::temp_dir().join(format!("verity-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     let _ = std::fs::remove_dir_all(&dir);
-    let cfg = GalleryConfig { data_dir: dir, database_url: None, poll: Duration::from_millis(200), keep_aligned: true };
+    let cfg = GalleryConfig {
+        data_dir: dir,
+        database_url: None,
+        poll: Duration::from_millis(200),
+        keep_aligned: true,
+        pg: Default::default(),
+    };
     Gallery::open(cfg).await.expect("SQLite gallery opens")
 }
 
