@@ -11,6 +11,7 @@ pub mod gallery;
 pub mod manifest;
 pub mod pipeline;
 pub mod telemetry;
+pub mod tls;
 pub mod vision;
 
 pub use api::{build_app, AppState};

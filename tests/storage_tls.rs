@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::pg::{PrivatePg, TestCa};
+use common::{pg::PrivatePg, tls::TestCa};
 use verity::gallery::{pgconn::PgOptions, Gallery, GalleryConfig};
 
 fn cfg(url: String) -> GalleryConfig {

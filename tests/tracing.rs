@@ -49,6 +49,74 @@ fn collector() -> (u16, Arc<Mutex<Vec<Value>>>) {
     (port, got)
 }
 
+/// An OTLP/HTTP receiver over HTTPS with a certificate made here (rustls on a plain socket):
+/// keeps every POST /v1/traces JSON body; returns the port, the CA's PEM and the bodies.
+fn tls_collector() -> (u16, String, Arc<Mutex<Vec<Value>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{BufRead, BufReader, Read, Write};
+    let ca = common::tls::TestCa::new("verity OTLP test CA");
+    let cert = ca.server_cert(&["localhost"]);
+    let chain = rustls::pki_types::CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, store) = (config.clone(), store.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    let mut request_line = String::new();
+                    if tls.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if tls.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if request_line.starts_with("POST /v1/traces") {
+                        store.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    let stream = tls.get_mut();
+                    if stream.write_all(answer.as_bytes()).and_then(|_| stream.flush()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, ca.pem(), got)
+}
+
 /// Every span in the received exports: (name, traceId, parentSpanId) with ids as lowercase hex.
 fn spans(exports: &[Value]) -> Vec<(String, String, String)> {
     let hex = |v: &Value| -> String {
@@ -120,4 +188,44 @@ fn request_and_stage_spans_join_the_callers_trace_and_are_flushed_on_stop() {
     for stage in ["decode", "detect", "embed"] {
         assert!(names.contains(&stage), "no {stage} span in {names:?}");
     }
+}
+
+#[test]
+fn spans_are_exported_over_https_to_a_collector_with_a_private_ca() {
+    let (port, ca_pem, received) = tls_collector();
+    let dir = std::env::temp_dir().join(format!("verity-tracing-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("otlp-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let endpoint = format!("https://localhost:{port}");
+    let mut server = start(
+        free_port(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_file.to_str().unwrap()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("VERITY_DATA_DIR", dir.to_str().unwrap()),
+        ],
+    );
+    let body = multipart(&[file("source", "obama.jpg"), file("target", "obama2.jpg")]);
+    let r = agent()
+        .post(format!("{}/v1/faces/verify", server.base))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
+    assert!(server.child.wait().unwrap().success());
+    let started = Instant::now();
+    while !spans(&received.lock().unwrap()).iter().any(|(n, t, _)| t == TRACE_ID && n == "POST /v1/faces/verify") {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no request span over HTTPS: {:?}",
+            spans(&received.lock().unwrap())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

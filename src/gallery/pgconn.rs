@@ -11,7 +11,7 @@ use rustls::{
         WebPkiServerVerifier,
     },
     crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider},
-    pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime},
+    pki_types::{CertificateDer, ServerName, UnixTime},
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -247,19 +247,16 @@ fn percent_decode(s: &str) -> Result<String, StoreError> {
     String::from_utf8(out).map_err(|_| StoreError::Config(format!("{s:?} is not UTF-8 once decoded")))
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn client_config(mode: SslMode, root: Option<&PathBuf>) -> Result<ClientConfig, StoreError> {
     let tls_err = |e: rustls::Error| StoreError::Config(format!("TLS: {e}"));
-    let builder =
-        ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().map_err(tls_err)?;
+    let builder = ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?;
     let verify =
         matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull) || (mode == SslMode::Require && root.is_some());
     let config = if verify {
         let roots = Arc::new(load_roots(root)?);
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider())
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots, crate::tls::provider())
             .build()
             .map_err(|e| StoreError::Config(format!("TLS roots: {e}")))?;
         if mode == SslMode::VerifyFull {
@@ -268,34 +265,16 @@ fn client_config(mode: SslMode, root: Option<&PathBuf>) -> Result<ClientConfig, 
             builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
         }
     } else {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(Unverified(provider())))
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(Unverified(crate::tls::provider())))
     };
     Ok(config.with_no_client_auth())
 }
 
 fn load_roots(path: Option<&PathBuf>) -> Result<RootCertStore, StoreError> {
-    let mut roots = RootCertStore::empty();
-    match path {
-        Some(p) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| StoreError::Config(format!("sslrootcert {}: {e}", p.display())))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(StoreError::Config(format!("sslrootcert {}: no PEM certificate in it", p.display())));
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
-            if roots.is_empty() {
-                return Err(StoreError::Config(
-                    "no root certificate in the system's trust store: give sslrootcert (e.g. the RDS bundle)".into(),
-                ));
-            }
-        }
-    }
-    Ok(roots)
+    crate::tls::roots(path.map(PathBuf::as_path)).map_err(|e| match path {
+        Some(_) => StoreError::Config(format!("sslrootcert {e}")),
+        None => StoreError::Config(format!("{e}: give sslrootcert (e.g. the RDS bundle)")),
+    })
 }
 
 /// `verify-ca` (and `require` with a root certificate): the chain must lead to a trusted root;

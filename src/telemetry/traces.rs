@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider, Resource};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, Layer};
 
@@ -21,8 +21,38 @@ fn otlp_configured() -> bool {
         .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
 }
 
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The exporter's HTTP client: plain HTTP, or HTTPS verified against the system's roots, or
+/// against `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` / `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM
+/// CA file, as the OpenTelemetry specification names it) when set.
+fn http_client() -> Result<reqwest::blocking::Client, String> {
+    let ca = env("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE").or_else(|| env("OTEL_EXPORTER_OTLP_CERTIFICATE"));
+    let roots = crate::tls::roots(ca.as_deref().map(std::path::Path::new))
+        .map_err(|e| format!("OTLP TLS root certificates: {e}"))?;
+    let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let timeout = env("OTEL_EXPORTER_OTLP_TIMEOUT").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    // reqwest's blocking client must not be built inside an async runtime: build it on a thread.
+    std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(std::time::Duration::from_millis(timeout))
+            .build()
+            .map_err(|e| format!("OTLP HTTP client: {e}"))
+    })
+    .join()
+    .map_err(|_| "OTLP HTTP client: building it panicked".to_string())?
+}
+
 /// The OTLP/HTTP exporter and its provider; `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` selects
-/// JSON (default protobuf). Plain HTTP (the usual in-cluster collector on :4318).
+/// JSON (default protobuf). `http://` (the usual in-cluster collector on :4318) or `https://`
+/// (rustls; see [`http_client`]).
 fn provider() -> Result<SdkTracerProvider, String> {
     let protocol = match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref() {
         Ok("http/json") => Protocol::HttpJson,
@@ -30,6 +60,7 @@ fn provider() -> Result<SdkTracerProvider, String> {
     };
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
+        .with_http_client(http_client()?)
         .with_protocol(protocol)
         .build()
         .map_err(|e| e.to_string())?;

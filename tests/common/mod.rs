@@ -6,6 +6,7 @@ pub mod http;
 pub mod k8s;
 pub mod pg;
 pub mod server;
+pub mod tls;
 
 use std::{
     path::PathBuf,
