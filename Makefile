@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check eval eval-documents synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check eval eval-documents synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-gallery | bench-document | bench-plate | bench-onboarding: 1M-face search, ID specimens,"
 	@echo "                 plates, the onboarding call (median of 20 with its stages)"
 	@echo "make bench-shutdown  SIGTERM under load: every accepted request must succeed"
+	@echo "make bench-memory  RSS after start, after 10,000 hostile images, over a 10-minute soak"
 	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 	@echo "make eval       accuracy on the dev sets and the synthetic sets (make eval-documents: the MRZ reader);"
@@ -142,6 +143,10 @@ bench-gallery:
 	$(CARGO) bench --locked --bench gallery
 
 # Starts the server and drives POST /v1/faces/verify at concurrency 1..32; prints the model floor.
+# RSS after start, after 10,000 hostile images, and over a 10-minute soak of mixed traffic.
+bench-memory: setup build
+	$(GPU_ENV) VERITY_EP=$(EP) $(CARGO) bench --locked --bench memory
+
 bench-load: setup build
 	$(GPU_ENV) VERITY_EP=$(EP) $(CARGO) bench --locked --bench load
 

@@ -148,6 +148,11 @@ pub struct EngineConfig {
     /// Bounded queue length per model; a full queue answers 429 `overloaded`.
     #[arg(long, env = "VERITY_QUEUE_SIZE", default_value_t = 64)]
     pub queue_size: usize,
+    /// ONNX Runtime's CPU memory arena (and memory patterns). On: fastest, but the arena grows to
+    /// the largest batch and image ever seen and keeps it. Off: tensors are allocated per run;
+    /// less resident memory after bursts, slower inference (`make bench-memory` has both).
+    #[arg(long, env = "VERITY_CPU_ARENA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cpu_arena: bool,
     /// Largest batch per inference for models that take batches (the manifest's max_batch caps it).
     #[arg(long, env = "VERITY_MAX_BATCH", default_value_t = 16)]
     pub max_batch: usize,

@@ -18,6 +18,10 @@ impl Server {
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
     }
 
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Waits for the process to exit.
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.0.wait().expect("wait for verity")

@@ -21,7 +21,8 @@ pub const CONDITION: &str = "verity.dev/ready";
 pub struct Readiness {
     pub ready: bool,
     /// CamelCase, as Kubernetes condition reasons are: `Ready`, `ModelsLoading`,
-    /// `GalleryCatchingUp`, `Draining`.
+    /// `GalleryCatchingUp`, `Draining`; `GalleryStoreUnavailable` is ready (a database outage
+    /// is every replica's, see `api::health::readiness`).
     pub reason: &'static str,
     pub message: String,
 }

@@ -24,12 +24,20 @@ fn build_with(
     path: &Path,
     intra_threads: usize,
     eps: Vec<ExecutionProviderDispatch>,
+    cpu_arena: bool,
 ) -> ort::Result<Session> {
+    let cpu_only = eps.is_empty();
     let mut builder = Session::builder(env)?
         .with_optimization_level(GraphOptimizationLevel::All)?
         .with_intra_threads(intra_threads)?
         .with_intra_op_spinning(false)?;
-    if !eps.is_empty() {
+    if cpu_only && !cpu_arena {
+        // The CPU arena grows to the largest batch and image size ever seen and never shrinks,
+        // and memory patterns are cached per input shape (`--cpu-arena`).
+        builder = builder
+            .with_memory_pattern(false)?
+            .with_execution_providers([ep::CPU::default().with_arena_allocator(false).build()])?;
+    } else {
         builder = builder.with_execution_providers(eps)?;
     }
     builder.commit_from_file(path)
@@ -62,7 +70,7 @@ pub fn build(env: &Environment, path: &Path, cfg: &EngineConfig, intra_threads: 
     }
     let mut failures = Vec::new();
     for (name, eps) in attempts {
-        match build_with(env, path, intra_threads, eps) {
+        match build_with(env, path, intra_threads, eps, cfg.cpu_arena) {
             Ok(session) => {
                 let fallback = (!failures.is_empty()).then(|| failures.join("; "));
                 return Ok(BuiltSession { session, provider: name, fallback });
@@ -77,8 +85,8 @@ pub fn build(env: &Environment, path: &Path, cfg: &EngineConfig, intra_threads: 
         }
         tracing::warn!(model = %path.display(), requested = %cfg.ep, reason = %why, "GPU provider unavailable, falling back to CPU");
     }
-    let session =
-        build_with(env, path, intra_threads, Vec::new()).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+    let session = build_with(env, path, intra_threads, Vec::new(), cfg.cpu_arena)
+        .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
     let fallback = (!failures.is_empty()).then(|| failures.join("; "));
     Ok(BuiltSession { session, provider: "cpu", fallback })
 }
