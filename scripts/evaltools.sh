@@ -14,11 +14,4 @@ if [ "$missing" = 1 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-ocr-b fonts-dejavu-core >/dev/null
 fi
-if [ -f "$DIR/.installed" ] && [ "$(cat "$DIR/.installed")" = "$PKGS" ] && [ -x "$DIR/bin/python" ]; then
-  echo "    eval tools: up to date ($DIR)"
-  exit 0
-fi
-echo "    eval tools: installing $PKGS into $DIR"
-${PYTHON:-python3} -m venv "$DIR"
-"$DIR/bin/pip" install --quiet --disable-pip-version-check $PKGS
-echo "$PKGS" > "$DIR/.installed"
+exec bash "$(dirname "$0")/venv.sh" "$DIR" "$PKGS" bin/python "eval tools"

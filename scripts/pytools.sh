@@ -5,12 +5,4 @@
 set -euo pipefail
 DIR=${VERITY_PYTOOLS:-.cache/pytools}
 PKGS="openapi-spec-validator==0.9.0 kubernetes-validate==1.37.0"
-STAMP="$DIR/.installed"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PKGS" ] && [ -x "$DIR/bin/openapi-spec-validator" ]; then
-  echo "    python tools: up to date ($DIR)"
-  exit 0
-fi
-echo "    python tools: installing $PKGS into $DIR"
-${PYTHON:-python3} -m venv "$DIR"
-"$DIR/bin/pip" install --quiet --disable-pip-version-check $PKGS
-echo "$PKGS" > "$STAMP"
+exec bash "$(dirname "$0")/venv.sh" "$DIR" "$PKGS" bin/openapi-spec-validator "python tools"

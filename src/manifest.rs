@@ -40,6 +40,10 @@ pub struct ModelEntry {
     /// Largest batch the model takes (1 for fixed-batch models).
     #[serde(default = "one")]
     pub max_batch: usize,
+    /// Largest batch on the CPU provider when it is smaller there (a model whose batches are no
+    /// faster on the CPU and whose activations the CPU arena would keep).
+    #[serde(default)]
+    pub cpu_max_batch: Option<usize>,
     #[serde(default)]
     pub crop_scale: Option<f32>,
 }

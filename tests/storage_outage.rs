@@ -110,6 +110,14 @@ fn enrollments_survive_a_postgres_restart_and_nothing_acknowledged_is_lost() {
     // 2. An outage of two seconds (stopped, then started again).
     let outage = Instant::now();
     pg.stop();
+    // Search answers from the replica's index while the store is away.
+    let known = acked.lock().unwrap()[0].1.clone();
+    let (s, r) = post(
+        &format!("{}/v1/collections/{collection}/search", b.base),
+        &json!({ "face_id": known, "top_k": 1, "threshold": 0.0 }),
+    )
+    .unwrap();
+    assert_eq!(s, 200, "search during the outage: {r}");
     std::thread::sleep(Duration::from_secs(2));
     pg.start_again();
     let back_again = Instant::now();

@@ -144,6 +144,20 @@ fn spans(exports: &[Value]) -> Vec<(String, String, String)> {
     out
 }
 
+/// One verify carrying the caller's `traceparent`, then a graceful stop (which flushes spans).
+fn verify_in_the_callers_trace_then_stop(server: &mut common::server::Server) {
+    let body = multipart(&[file("source", "obama.jpg"), file("target", "obama2.jpg")]);
+    let r = agent()
+        .post(format!("{}/v1/faces/verify", server.base))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
+    assert!(server.child.wait().unwrap().success());
+}
+
 #[test]
 fn request_and_stage_spans_join_the_callers_trace_and_are_flushed_on_stop() {
     let (collector_port, received) = collector();
@@ -158,16 +172,7 @@ fn request_and_stage_spans_join_the_callers_trace_and_are_flushed_on_stop() {
             ("VERITY_DATA_DIR", dir.to_str().unwrap()),
         ],
     );
-    let body = multipart(&[file("source", "obama.jpg"), file("target", "obama2.jpg")]);
-    let r = agent()
-        .post(format!("{}/v1/faces/verify", server.base))
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
-        .send(&body[..])
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
-    assert!(server.child.wait().unwrap().success());
+    verify_in_the_callers_trace_then_stop(&mut server);
 
     let started = Instant::now();
     let mine = loop {
@@ -208,16 +213,7 @@ fn spans_are_exported_over_https_to_a_collector_with_a_private_ca() {
             ("VERITY_DATA_DIR", dir.to_str().unwrap()),
         ],
     );
-    let body = multipart(&[file("source", "obama.jpg"), file("target", "obama2.jpg")]);
-    let r = agent()
-        .post(format!("{}/v1/faces/verify", server.base))
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
-        .send(&body[..])
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
-    assert!(server.child.wait().unwrap().success());
+    verify_in_the_callers_trace_then_stop(&mut server);
     let started = Instant::now();
     while !spans(&received.lock().unwrap()).iter().any(|(n, t, _)| t == TRACE_ID && n == "POST /v1/faces/verify") {
         assert!(

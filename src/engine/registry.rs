@@ -155,14 +155,9 @@ impl Engine {
             }
             sessions.push(built.session);
         }
-        // On the CPU a batch of detector canvases is no faster than one at a time, and the
-        // arena keeps the largest batch's activations for good (`make bench-memory`: 1000
-        // detections at concurrency 8 took 107 s in batches of up to 4 and left 742 MiB
-        // resident; one at a time, 76 s and 390 MiB).
-        let model_batch = if entry.task == "face_detection" && provider == "cpu" && !self.cfg.fixed_shapes() {
-            1
-        } else {
-            entry.max_batch
+        let model_batch = match entry.cpu_max_batch {
+            Some(cpu) if provider == "cpu" && !self.cfg.fixed_shapes() => cpu.min(entry.max_batch),
+            _ => entry.max_batch,
         };
         let worker_cfg = WorkerConfig {
             max_batch: model_batch.min(self.cfg.max_batch).max(1),

@@ -230,21 +230,10 @@ fn split_tls_params(url: &str) -> Result<(String, TlsParams), StoreError> {
 }
 
 fn percent_decode(s: &str) -> Result<String, StoreError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-            let b = hex.ok_or_else(|| StoreError::Config(format!("bad percent-encoding in {s:?}")))?;
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| StoreError::Config(format!("{s:?} is not UTF-8 once decoded")))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|_| StoreError::Config(format!("{s:?} is not UTF-8 once decoded")))
 }
 
 fn client_config(mode: SslMode, root: Option<&PathBuf>) -> Result<ClientConfig, StoreError> {
@@ -262,10 +251,10 @@ fn client_config(mode: SslMode, root: Option<&PathBuf>) -> Result<ClientConfig, 
         if mode == SslMode::VerifyFull {
             builder.with_webpki_verifier(webpki)
         } else {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(Lenient::new(Some(webpki))))
         }
     } else {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(Unverified(crate::tls::provider())))
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(Lenient::new(None)))
     };
     Ok(config.with_no_client_auth())
 }
@@ -277,12 +266,23 @@ fn load_roots(path: Option<&PathBuf>) -> Result<RootCertStore, StoreError> {
     })
 }
 
-/// `verify-ca` (and `require` with a root certificate): the chain must lead to a trusted root;
-/// the host name is not checked.
+/// The modes that check less than `verify-full`: with a chain verifier, `verify-ca` (and
+/// `require` with a root certificate): the chain must lead to a trusted root, the host name is
+/// not checked; without one, `prefer` and `require` (libpq's meaning): encrypted, the
+/// certificate not checked. The handshake signatures are always checked.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl Lenient {
+    fn new(chain: Option<Arc<WebPkiServerVerifier>>) -> Lenient {
+        Lenient { chain, provider: crate::tls::provider() }
+    }
+}
+
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -291,7 +291,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -305,7 +308,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -314,51 +317,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a root certificate: encrypted, the certificate not checked
-/// (libpq's meaning of these modes); the handshake signatures still are.
-#[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
