@@ -13,15 +13,15 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::{
-    api::{face, AppState},
+    api::AppState,
     build_app,
     cluster::Cluster,
     config::{Command, EngineConfig, HttpConfig, ServeArgs},
     engine::Engine,
     error::ApiError,
-    gallery::Gallery,
+    gallery::{Gallery, GalleryConfig},
     manifest::Manifest,
-    pipeline::{document::DocumentPipeline, ocr::Ocr, operating, plate::PlateReader, FacePipeline},
+    pipeline::{document::DocumentPipeline, face_ops as face, ocr::Ocr, operating, plate::PlateReader, FacePipeline},
     vision::{decode, pool},
 };
 
@@ -80,7 +80,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!("some models are unavailable; /readyz says which");
         }
     })?;
-    let gallery = Gallery::start(args.gallery.to_config()).await.map_err(|e| anyhow::anyhow!("gallery: {e}"))?;
+    let gallery =
+        Gallery::start(GalleryConfig::from(&args.gallery)).await.map_err(|e| anyhow::anyhow!("gallery: {e}"))?;
     let mut state = AppState::new(FacePipeline::new(engine.clone()), gallery.clone(), args.http.clone(), api_keys);
     let draining = state.draining.clone();
     let readiness: crate::cluster::ReadinessFn = Arc::new(move || {
@@ -91,7 +92,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if state.gallery.is_shared() && cluster.is_enabled() {
         cluster.start_jobs(state.faces.clone(), state.gallery.clone(), cluster.jobs_throttle());
     }
-    tokio::spawn(crate::gallery::maintenance::run(
+    tokio::spawn(crate::cluster::maintenance::run(
         state.gallery.clone(),
         cluster.clone(),
         Duration::from_secs(args.gallery.maintenance_interval_seconds.max(1)),

@@ -259,7 +259,7 @@ pub struct GalleryArgs {
     /// given), `verify-ca` (chain checked), `verify-full` (chain and host name checked; use this
     /// for RDS).
     #[arg(long, env = "VERITY_DATABASE_SSLMODE", value_enum)]
-    pub database_sslmode: Option<crate::gallery::pgconn::SslMode>,
+    pub database_sslmode: Option<SslMode>,
     /// PEM file of the root certificates PostgreSQL's certificate must chain to (e.g. the RDS
     /// bundle `global-bundle.pem`); the system's trust store when unset. The URL's
     /// `?sslrootcert=` wins.
@@ -291,20 +291,39 @@ pub struct GalleryArgs {
     pub changelog_keep: i64,
 }
 
-impl GalleryArgs {
-    pub fn to_config(&self) -> crate::gallery::GalleryConfig {
-        crate::gallery::GalleryConfig {
-            data_dir: self.data_dir.clone(),
-            database_url: self.database_url.as_ref().map(|s| s.0.clone()).filter(|s| !s.is_empty()),
-            poll: std::time::Duration::from_millis(self.gallery_poll_ms.max(10)),
-            keep_aligned: self.keep_aligned_faces,
-            pg: crate::gallery::pgconn::PgOptions {
-                sslmode: self.database_sslmode,
-                sslrootcert: self.database_sslrootcert.clone(),
-                pool_size: self.database_pool_size.max(1),
-                connect_timeout: std::time::Duration::from_millis(self.database_connect_timeout_ms.max(100)),
-                acquire_timeout: std::time::Duration::from_millis(self.database_acquire_timeout_ms.max(10)),
-            },
+/// libpq's `sslmode`, with its meaning: `disable` plain TCP; `prefer` (the default, as in libpq)
+/// TLS when the server offers it, unverified; `require` TLS, unverified unless a root
+/// certificate is given (then as `verify-ca`); `verify-ca` TLS with the server's chain checked
+/// against the root certificates; `verify-full` that and the host name matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    /// libpq's names (`allow` is taken as `prefer`).
+    pub fn from_name(s: &str) -> Option<SslMode> {
+        Some(match s {
+            "disable" => SslMode::Disable,
+            "prefer" | "allow" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
         }
     }
 }

@@ -82,6 +82,7 @@ pub struct ErrorBody {
 
 impl ApiError {
     /// The one table of (HTTP status, stable code, title). Documented in the README.
+    #[deny(clippy::wildcard_enum_match_arm)]
     pub fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
@@ -126,6 +127,52 @@ impl ApiError {
         self.status_and_code().1
     }
 
+    /// Whether a client should retry (and gets `Retry-After`), with the seconds to wait.
+    #[deny(clippy::wildcard_enum_match_arm)]
+    pub fn retry_after(&self) -> Option<u32> {
+        use ApiError::*;
+        match self {
+            Overloaded | Timeout | ModelUnavailable { .. } => Some(1),
+            StorageUnavailable(_) => Some(2),
+            EmptyBody
+            | PayloadTooLarge { .. }
+            | UnsupportedMediaType(_)
+            | InvalidJson(_)
+            | InvalidMultipart(_)
+            | InvalidBase64(_)
+            | MissingField(_)
+            | UnknownField { .. }
+            | InvalidField { .. }
+            | UnsupportedImageFormat(_)
+            | ImageDecode { .. }
+            | ImageTooLarge { .. }
+            | NoFace(_)
+            | MultipleFaces { .. }
+            | Unauthorized
+            | NotFound
+            | MethodNotAllowed
+            | CollectionExists(_)
+            | CollectionNotFound(_)
+            | FaceNotFound(_)
+            | SubjectNotFound(_)
+            | JobNotFound(_)
+            | FaceRejected(_)
+            | Internal(_) => None,
+        }
+    }
+
+    /// What a client reads in `detail`: everything a 4xx says; for a 5xx nothing of the
+    /// internals (ONNX Runtime, database or Kubernetes texts), which go to the log instead.
+    pub fn public_detail(&self) -> String {
+        match self {
+            ApiError::ModelUnavailable { model, .. } => {
+                format!("model `{model}` is not available; /readyz says which models are loaded")
+            }
+            ApiError::Internal(_) => "an internal error occurred; the server log has the details".into(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn body(&self) -> ErrorBody {
         let (status, code, title) = self.status_and_code();
         ErrorBody {
@@ -133,7 +180,7 @@ impl ApiError {
             title: title.to_string(),
             status: status.as_u16(),
             code: code.to_string(),
-            detail: self.to_string(),
+            detail: self.public_detail(),
             reasons: match self {
                 ApiError::FaceRejected(r) => r.clone(),
                 _ => Vec::new(),
@@ -151,14 +198,13 @@ impl ResponseError for ApiError {
         let body = self.body();
         let mut resp = HttpResponse::build(self.status_code());
         resp.content_type("application/problem+json");
-        if matches!(self, ApiError::Overloaded | ApiError::ModelUnavailable { .. }) {
-            resp.insert_header(("Retry-After", "1"));
+        if let Some(seconds) = self.retry_after() {
+            resp.insert_header(("Retry-After", seconds.to_string()));
         }
-        if matches!(self, ApiError::StorageUnavailable(_)) {
-            resp.insert_header(("Retry-After", "2"));
-        }
-        if matches!(self, ApiError::Internal(_)) {
-            tracing::error!(detail = %body.detail, "internal error");
+        match self {
+            ApiError::Internal(_) => tracing::error!(detail = %self, "internal error"),
+            ApiError::ModelUnavailable { .. } => tracing::warn!(detail = %self, "model unavailable"),
+            _ => {}
         }
         resp.json(body)
     }

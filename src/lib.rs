@@ -1,5 +1,8 @@
-//! Verity: face and ID verification behind an HTTP API. See `ARCHITECTURE.md` in the shared
-//! docs for the shape: api -> vision -> engine -> pipeline.
+//! Verity: face and ID verification behind an HTTP API. The layers, arrows pointing down only
+//! (checked by `tests/layers.rs`): api -> cluster -> pipeline -> {gallery, vision -> engine} ->
+//! telemetry -> config, error, manifest, tls.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod api;
 pub mod cli;

@@ -12,10 +12,10 @@ use common::{block_on, image, image_bytes};
 use futures_util::future::join_all;
 use serde_json::json;
 use verity::{
-    api::face::verify_op,
     build_app,
     config::{EngineConfig, HttpConfig},
     engine::Engine,
+    pipeline::face_ops::verify_op,
     pipeline::{operating, FacePipeline},
     AppState,
 };

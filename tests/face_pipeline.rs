@@ -5,7 +5,7 @@ mod common;
 
 use common::{block_on, faces, image};
 use verity::{
-    api::face::{liveness_op, verify_op},
+    pipeline::face_ops::{liveness_op, verify_op},
     pipeline::operating::{self, LIVENESS, VERIFY},
     vision::align::align_face,
 };

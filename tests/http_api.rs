@@ -236,6 +236,9 @@ async fn every_bad_input_gets_its_documented_4xx() {
             "{what}: {body}"
         );
     }
+    let resp = test::call_service(&app, test::TestRequest::delete().uri("/v1/collections").to_request()).await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST, GET"), "405 names the methods");
     let (s, r) = send(&app, post_json("/v1/faces/detect", json!({ "image": b64("obama.jpg") }))).await;
     assert_eq!(s, 200, "still serving after the bad inputs: {r}");
 }

@@ -22,6 +22,20 @@ async fn every_registered_route_is_described_and_validates() {
         assert!(op["responses"].as_object().is_some_and(|m| !m.is_empty()), "{} {path}: no responses", r.method);
         let keyed = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
         assert_eq!(keyed, r.access != routes::Access::Public, "{} {path}: security", r.method);
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let error_body =
+                |c: &serde_json::Value| c["schema"]["$ref"].as_str().is_some_and(|r| r.ends_with("/ErrorBody"));
+            if status.starts_with(['4', '5']) {
+                if let Some(content) = response["content"].as_object().filter(|c| c.values().any(error_body)) {
+                    assert!(
+                        content.keys().all(|k| k == "application/problem+json"),
+                        "{} {path} {status}: errors are served as application/problem+json, documented as {:?}",
+                        r.method,
+                        content.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
     }
     let mut described = 0;
     for (path, item) in paths {

@@ -4,18 +4,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{
     input::{read_form, FieldSpec},
-    AppState,
+    state::AppState,
 };
 use crate::{error::ApiError, pipeline::document::DocumentPipeline};
 
 const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &["back"], options: &[] };
 
 #[utoipa::path(post, path = "/v1/documents/read", operation_id = "read_document", tag = "documents", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::DocumentForm = "multipart/form-data"), (crate::api::openapi::DocumentForm = "application/json"))), responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), crate::api::openapi::ModelErrors))]
+        content((crate::api::schema::DocumentForm = "multipart/form-data"), (crate::api::schema::DocumentForm = "application/json"))), responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), crate::api::schema::ModelErrors))]
 pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut form = read_form(&req, body, &READ, &state.http).await?;
-    let front = form.image("image", &state.http).await?;
-    let back = if form.has_image("back") { Some(form.image("back", &state.http).await?) } else { None };
+    let [front, back] = form.decode_images(["image", "back"], &state.http).await?;
+    let front = front.ok_or_else(|| ApiError::MissingField("image".into()))?;
     let read = DocumentPipeline::new(state.faces.clone()).read(front, back).await?;
     Ok(HttpResponse::Ok().json(read))
 }

@@ -1,24 +1,25 @@
 //! Gallery routes: collections, enrollment (idempotent per collection, external_id and image),
-//! listing, erasure, and 1:N search by image or by an enrolled face.
+//! listing, erasure, and 1:N search by image or by an enrolled face. Parse, call the gallery or
+//! [`crate::pipeline::enroll`] / [`crate::pipeline::search`], respond.
 
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use tracing::Instrument;
 
 use super::{
     input::{read_form, FieldSpec, Form},
-    AppState,
+    state::AppState,
 };
 use crate::{
     error::ApiError,
-    gallery::store::NewFace,
-    pipeline::operating,
+    pipeline::{
+        enroll::{self, Enrolled, Enrollment},
+        operating,
+        search::{self, Found, Query},
+    },
     telemetry::metrics,
-    vision::{align::align_face, pool},
 };
 
 const CREATE: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["id", "description"] };
@@ -46,14 +47,6 @@ fn valid_id(field: &str, id: &str, max: usize) -> Result<(), ApiError> {
     }
 }
 
-/// PNG bytes of an image (the stored aligned face).
-fn png(img: &image::RgbImage) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .map_err(|e| ApiError::Internal(format!("encoding the aligned face: {e}")))?;
-    Ok(out)
-}
-
 fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, ApiError> {
     form.option(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::MissingField(name.to_string()))
 }
@@ -68,7 +61,7 @@ fn parse_number<T: std::str::FromStr>(form: &Form, name: &str) -> Result<Option<
 }
 
 #[utoipa::path(post, path = "/v1/collections", tag = "gallery", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::CreateCollectionForm = "multipart/form-data"), (crate::api::openapi::CreateCollectionForm = "application/json"))), responses((status = 201, description = "Created", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+        content((crate::api::schema::CreateCollectionForm = "multipart/form-data"), (crate::api::schema::CreateCollectionForm = "application/json"))), responses((status = 201, description = "Created", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
         (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
         (status = 409, description = "Conflict", body = crate::error::ErrorBody),
         (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
@@ -90,14 +83,14 @@ pub async fn list_collections(state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({ "collections": state.gallery.list_collections().await? })))
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "gallery", params(("id" = String, Path)), responses((status = 204, description = "Deleted with every face"), crate::api::openapi::StoreErrors))]
+#[utoipa::path(delete, path = "/v1/collections/{id}", tag = "gallery", params(("id" = String, Path)), responses((status = 204, description = "Deleted with every face"), crate::api::schema::StoreErrors))]
 pub async fn delete_collection(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     state.gallery.delete_collection(&path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::EnrollForm = "multipart/form-data"), (crate::api::openapi::EnrollForm = "application/json"))), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::openapi::ModelErrors))]
+        content((crate::api::schema::EnrollForm = "multipart/form-data"), (crate::api::schema::EnrollForm = "application/json"))), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::schema::ModelErrors))]
 pub async fn enroll(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -137,39 +130,16 @@ pub async fn enroll(
             Some(t.as_second())
         }
     };
-    let (img, image_sha256) = form.image_with_sha256("image", &state.http).await?;
-    let face = state.faces.largest_face(img.clone(), "image").await?;
-    if !face.quality.issues.is_empty() {
-        return Err(ApiError::FaceRejected(face.quality.issues.clone()));
-    }
-    // Aligned once: embedded now, and kept (as PNG) for a later re-embedding.
-    let (lm, keep) = (face.landmarks.points(), state.gallery.keeps_aligned());
-    let (aligned, aligned_png) = pool::run(move || {
-        let aligned = align_face(&img, &lm);
-        let png = if keep { Some(png(&aligned)?) } else { None };
-        Ok((aligned, png))
-    })
-    .await?;
-    let embedding = state
-        .faces
-        .embed_aligned(vec![aligned])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))?;
-    let face_id = hex::encode(&Sha256::digest(format!("{collection}\0{external_id}\0{image_sha256}"))[..16]);
-    let created = state
-        .gallery
-        .enroll(NewFace {
-            collection: collection.clone(),
-            face_id: face_id.clone(),
-            external_id: external_id.clone(),
-            image_sha256,
-            embedding,
-            metadata: metadata.clone(),
-            expires_at,
-            aligned_png,
-        })
-        .await?;
+    let (image, image_sha256) = form.image_with_sha256("image", &state.http).await?;
+    let enrollment = Enrollment {
+        collection: collection.clone(),
+        external_id: external_id.clone(),
+        metadata: metadata.clone(),
+        expires_at,
+        image,
+        image_sha256,
+    };
+    let Enrolled { face_id, created, face } = enroll::enroll(&state.faces, &state.gallery, enrollment).await?;
     metrics::get().observe_gallery("enroll", started.elapsed().as_secs_f64());
     let body = json!({
         "collection": collection,
@@ -190,7 +160,7 @@ pub struct Page {
 }
 
 #[utoipa::path(get, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"), ("after" = Option<String>, Query, description = "face_id to continue after (the `next` of the previous page)")), responses((status = 200, description = "A page of faces and `next`", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
-        crate::api::openapi::StoreErrors))]
+        crate::api::schema::StoreErrors))]
 pub async fn list_faces(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -205,7 +175,7 @@ pub async fn list_faces(
     Ok(HttpResponse::Ok().json(json!({ "faces": faces, "next": next })))
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}/faces/{face_id}", tag = "gallery", params(("id" = String, Path), ("face_id" = String, Path)), responses((status = 204, description = "Deleted"), crate::api::openapi::StoreErrors))]
+#[utoipa::path(delete, path = "/v1/collections/{id}/faces/{face_id}", tag = "gallery", params(("id" = String, Path), ("face_id" = String, Path)), responses((status = 204, description = "Deleted"), crate::api::schema::StoreErrors))]
 pub async fn delete_face(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -215,7 +185,7 @@ pub async fn delete_face(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(delete, path = "/v1/collections/{id}/subjects/{external_id}", tag = "gallery", params(("id" = String, Path), ("external_id" = String, Path)), responses((status = 200, description = "Every face of the subject deleted (erasure)", body = Object), crate::api::openapi::StoreErrors))]
+#[utoipa::path(delete, path = "/v1/collections/{id}/subjects/{external_id}", tag = "gallery", params(("id" = String, Path), ("external_id" = String, Path)), responses((status = 200, description = "Every face of the subject deleted (erasure)", body = Object), crate::api::schema::StoreErrors))]
 pub async fn delete_subject(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -226,7 +196,7 @@ pub async fn delete_subject(
 }
 
 #[utoipa::path(post, path = "/v1/collections/{id}/search", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::openapi::SearchForm = "multipart/form-data"), (crate::api::openapi::SearchForm = "application/json"))), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::openapi::ModelErrors))]
+        content((crate::api::schema::SearchForm = "multipart/form-data"), (crate::api::schema::SearchForm = "application/json"))), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::schema::ModelErrors))]
 pub async fn search(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -245,13 +215,9 @@ pub async fn search(
     if !(-1.0..=1.0).contains(&threshold) {
         return Err(ApiError::InvalidField { field: "threshold".into(), reason: "between -1 and 1".into() });
     }
-    let (query, face, exclude) = match (form.has_image("image"), form.option("face_id").map(String::from)) {
-        (true, None) => {
-            let img = form.image("image", &state.http).await?;
-            let face = state.faces.largest_face(img.clone(), "image").await?;
-            (state.faces.embed(img, &face).await?, Some(face), None)
-        }
-        (false, Some(face_id)) => (state.gallery.embedding_of(&collection, &face_id)?, None, Some(face_id)),
+    let query = match (form.has_image("image"), form.option("face_id").map(String::from)) {
+        (true, None) => Query::Image(form.image("image", &state.http).await?),
+        (false, Some(face_id)) => Query::Face(face_id),
         (true, Some(_)) => {
             return Err(ApiError::InvalidField {
                 field: "face_id".into(),
@@ -260,12 +226,8 @@ pub async fn search(
         }
         (false, None) => return Err(ApiError::MissingField("image".into())),
     };
-    // A scan of a large collection takes milliseconds of CPU: run it on the preprocessing pool,
-    // never on the async worker thread.
-    let (gallery, name) = (state.gallery.clone(), collection.clone());
-    let matches = pool::run(move || gallery.search(&name, &query, top_k, threshold, exclude.as_deref()))
-        .instrument(tracing::info_span!("search", collection = %collection))
-        .await?;
+    let Found { matches, face } =
+        search::search(&state.faces, &state.gallery, &collection, query, top_k, threshold).await?;
     metrics::get().observe_gallery("search", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok().json(json!({
         "collection": collection,

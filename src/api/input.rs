@@ -7,6 +7,7 @@ use actix_web::{http::header, web, HttpRequest};
 use base64::Engine as _;
 use futures_util::StreamExt;
 use image::RgbImage;
+use tracing::Instrument;
 
 use crate::{
     config::HttpConfig,
@@ -66,6 +67,46 @@ impl Form {
         let sha = self.images.get(name).map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
         let img = self.image(name, cfg).await?;
         Ok((img, sha.unwrap_or_default()))
+    }
+
+    /// Decodes the image fields `names` side by side on the preprocessing pool; a field that
+    /// was not sent is `None`. Errors are reported in the order of `names`.
+    pub async fn decode_images<const N: usize>(
+        &mut self,
+        names: [&'static str; N],
+        cfg: &HttpConfig,
+    ) -> Result<[Option<Arc<RgbImage>>; N], ApiError> {
+        let max_pixels = cfg.max_image_pixels;
+        let taken = names.map(|name| (name, self.images.remove(name)));
+        let decoded = futures_util::future::join_all(taken.into_iter().map(|(name, bytes)| async move {
+            match bytes {
+                None => Ok(None),
+                Some(bytes) => {
+                    let span = tracing::info_span!("decode", field = name);
+                    pool::run(move || decode::decode(name, &bytes, max_pixels).map(Arc::new))
+                        .instrument(span)
+                        .await
+                        .map(Some)
+                }
+            }
+        }))
+        .await;
+        let decoded = decoded.into_iter().collect::<Result<Vec<_>, ApiError>>()?;
+        decoded.try_into().map_err(|_| ApiError::Internal("decoded a different number of images".into()))
+    }
+
+    /// Like [`decode_images`](Self::decode_images), every field required.
+    pub async fn images<const N: usize>(
+        &mut self,
+        names: [&'static str; N],
+        cfg: &HttpConfig,
+    ) -> Result<[Arc<RgbImage>; N], ApiError> {
+        let decoded = self.decode_images(names, cfg).await?;
+        let mut out = Vec::with_capacity(N);
+        for (name, img) in names.iter().zip(decoded) {
+            out.push(img.ok_or_else(|| ApiError::MissingField(name.to_string()))?);
+        }
+        out.try_into().map_err(|_| ApiError::Internal("decoded a different number of images".into()))
     }
 
     /// Decodes image field `name` on the preprocessing pool.

@@ -3,36 +3,22 @@
 //! PostgreSQL gallery the chunks are spread over the replicas (`cluster::jobs`); otherwise this
 //! replica runs them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{
     input::{read_form, FieldSpec},
-    AppState,
+    state::AppState,
 };
-use crate::{
-    cluster::jobs,
-    error::ApiError,
-    gallery::reembed::{run_local, Chunk},
-};
+use crate::{cluster::reembed_job, error::ApiError};
 
 const REEMBED: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["chunk_size"] };
 const DEFAULT_CHUNK: usize = 256;
 const MAX_CHUNK: usize = 10_000;
 
-fn new_job_id() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let seed = format!("{nanos}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    hex::encode(&Sha256::digest(seed)[..6])
-}
-
 #[utoipa::path(post, path = "/v1/collections/{id}/reembed", tag = "gallery", params(("id" = String, Path)),
     request_body(description = "optional: chunk_size (faces per chunk, 1 to 10000, default 256); an empty body is fine",
-        content((crate::api::openapi::ReembedForm = "application/json"), (crate::api::openapi::ReembedForm = "multipart/form-data"))),
+        content((crate::api::schema::ReembedForm = "application/json"), (crate::api::schema::ReembedForm = "multipart/form-data"))),
     responses((status = 202, description = "Started: job_id, chunks, faces, where (cluster or local)", body = Object),
               (status = 400, description = "invalid chunk_size", body = crate::error::ErrorBody),
               (status = 404, description = "collection_not_found", body = crate::error::ErrorBody),
@@ -56,47 +42,11 @@ pub async fn reembed(
         Err(ApiError::UnsupportedMediaType(ct)) if ct.is_empty() => DEFAULT_CHUNK,
         Err(e) => return Err(e),
     };
-    let store = state.gallery.store()?;
-    let job_id = new_job_id();
-    let ranges = store.create_job(&job_id, &collection, chunk_size).await?;
-    let chunks: Vec<Chunk> = ranges
-        .into_iter()
-        .enumerate()
-        .map(|(i, (first, last))| Chunk {
-            job_id: job_id.clone(),
-            index: i as i64,
-            collection: collection.clone(),
-            first,
-            last,
-        })
-        .collect();
-    let cluster = &state.cluster;
-    let client = if state.gallery.is_shared() && cluster.is_enabled() { cluster.client() } else { None };
-    let mode = match (client, cluster.status().pod) {
-        (Some(client), Some(pod)) => {
-            jobs::create(client, &pod.namespace, &chunks, cluster.lease_seconds())
-                .await
-                .map_err(|e| ApiError::StorageUnavailable(format!("creating the job's chunk leases: {e}")))?;
-            "cluster"
-        }
-        _ => {
-            let worker = cluster.status().pod.map_or_else(|| "local".to_string(), |p| p.name);
-            let n = chunks.len();
-            actix_web::rt::spawn(run_local(
-                state.faces.clone(),
-                state.gallery.clone(),
-                chunks,
-                worker,
-                cluster.jobs_throttle(),
-            ));
-            tracing::info!(job = %job_id, chunks = n, "re-embedding job started here");
-            "local"
-        }
-    };
-    let status = store.job_status(&job_id).await?.ok_or_else(|| ApiError::JobNotFound(job_id.clone()))?;
+    let started = reembed_job::start(&state.faces, &state.gallery, &state.cluster, &collection, chunk_size).await?;
+    let (job_id, status) = (started.job_id, started.status);
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/v1/jobs/{job_id}")))
-        .json(json!({ "job_id": job_id, "collection": collection, "chunks": status.chunks, "faces": status.faces, "mode": mode })))
+        .json(json!({ "job_id": job_id, "collection": collection, "chunks": status.chunks, "faces": status.faces, "mode": started.mode })))
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "gallery", params(("id" = String, Path)),

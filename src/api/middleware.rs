@@ -14,7 +14,7 @@ use opentelemetry::propagation::Extractor;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::AppState;
+use super::state::AppState;
 
 struct HeaderExtractor<'a>(&'a header::HeaderMap);
 

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared state, middleware.
 
 pub mod compat;
+pub mod docs;
 pub mod document;
 pub mod face;
 pub mod gallery;
@@ -12,75 +13,17 @@ pub mod onboarding;
 pub mod openapi;
 pub mod plate;
 pub mod routes;
-
-use std::{
-    sync::{atomic::AtomicBool, Arc},
-    time::Duration,
-};
-
-use tokio::sync::Semaphore;
+pub mod schema;
+pub mod state;
 
 use actix_web::{
     body::MessageBody,
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
     middleware::from_fn,
-    web, App, HttpResponse,
+    web, App,
 };
 
-use crate::{
-    cluster::Cluster,
-    config::HttpConfig,
-    error::ApiError,
-    gallery::Gallery,
-    pipeline::{onboarding::Policy, FacePipeline},
-};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub faces: FacePipeline,
-    pub gallery: Arc<Gallery>,
-    pub http: HttpConfig,
-    pub api_keys: Arc<Vec<String>>,
-    /// Permits for requests on the model routes (`--max-concurrent-requests`).
-    pub admission: Arc<Semaphore>,
-    pub request_timeout: Duration,
-    /// Parsed from `--onboarding-policy` (checked at start-up by `serve`).
-    pub onboarding_policy: Policy,
-    /// Set on SIGTERM: `/readyz` answers 503 `draining` while in-flight requests finish.
-    pub draining: Arc<AtomicBool>,
-    /// Kubernetes integration (disabled outside Kubernetes).
-    pub cluster: Arc<Cluster>,
-}
-
-impl AppState {
-    pub fn new(faces: FacePipeline, gallery: Arc<Gallery>, http: HttpConfig, api_keys: Vec<String>) -> AppState {
-        let request_timeout = Duration::from_millis(faces.engine().config().request_timeout_ms);
-        let admission = Arc::new(Semaphore::new(http.max_concurrent_requests.max(1)));
-        let onboarding_policy = Policy::parse(&http.onboarding_policy).unwrap_or_else(|e| {
-            tracing::error!("onboarding policy: {e}; using the defaults");
-            Policy::default()
-        });
-        AppState {
-            faces,
-            gallery,
-            http,
-            api_keys: Arc::new(api_keys),
-            admission,
-            request_timeout,
-            onboarding_policy,
-            draining: Arc::new(AtomicBool::new(false)),
-            cluster: Cluster::disabled(),
-        }
-    }
-}
-
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
-}
+pub use self::state::AppState;
 
 /// The application, shared by `main`, the tests and the benches. Its routes are the table in
 /// [`routes`].
@@ -95,9 +38,12 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    static SPEC: std::sync::OnceLock<web::Data<docs::SpecJson>> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| web::Data::new(docs::SpecJson(openapi::json().into()))).clone();
     App::new()
         .app_data(state)
+        .app_data(spec)
         .wrap(from_fn(middleware::observe))
         .configure(routes::register)
-        .default_service(web::to(not_found))
+        .default_service(web::to(routes::not_found))
 }

@@ -1,11 +1,22 @@
 //! The route table: one list that both registers every route and names it (`ROUTES`), so the
 //! OpenAPI test can check that every registered route is described.
 
-use actix_web::{middleware::from_fn, web};
+use actix_web::{http::header, middleware::from_fn, web, HttpResponse, ResponseError};
 
-use super::{
-    compat, document, face, gallery, health, jobs, method_not_allowed, middleware, onboarding, openapi, plate,
-};
+use crate::error::ApiError;
+
+use super::{compat, docs, document, face, gallery, health, jobs, middleware, onboarding, plate};
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// 405 `method_not_allowed` with the `Allow` header of the path's methods.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut resp = ApiError::MethodNotAllowed.error_response();
+    resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    resp
+}
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +37,15 @@ pub struct Route {
     pub access: Access,
 }
 
+/// The `Allow` value of a path's methods: `allow!(get, post)` -> `"GET, POST"`.
+macro_rules! allow {
+    (@one get) => { "GET" };
+    (@one post) => { "POST" };
+    (@one delete) => { "DELETE" };
+    (@one put) => { "PUT" };
+    ($first:ident $(, $rest:ident)*) => { concat!(allow!(@one $first) $(, ", ", allow!(@one $rest))*) };
+}
+
 macro_rules! routes {
     ($( $access:ident $path:literal { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
         /// Every (method, path) the application registers.
@@ -34,14 +54,15 @@ macro_rules! routes {
         ];
 
         /// Registers every route of [`ROUTES`] with its access guard; other methods on a known
-        /// path get 405 `method_not_allowed`.
+        /// path get 405 `method_not_allowed` with `Allow`.
         pub fn register(cfg: &mut web::ServiceConfig) {
-            $(
+            $({
+                const ALLOW: &str = allow!($( $method ),+);
                 let resource = web::resource($path)
                     $( .route(web::$method().to($handler)) )+
-                    .default_service(web::to(method_not_allowed));
+                    .default_service(web::to(|| async { method_not_allowed(ALLOW) }));
                 cfg.service(routes!(@guard $access, resource));
-            )*
+            })*
         }
     };
     (@guard Public, $r:expr) => { $r };
@@ -56,9 +77,9 @@ routes! {
     Public "/startupz" { get => health::startupz }
     Public "/readyz" { get => health::readyz }
     Public "/metrics" { get => health::metrics }
-    Public "/openapi.json" { get => openapi::openapi_json }
-    Public "/docs" { get => openapi::docs_redirect }
-    Public "/docs/{tail:.*}" { get => openapi::docs }
+    Public "/openapi.json" { get => docs::openapi_json }
+    Public "/docs" { get => docs::docs_redirect }
+    Public "/docs/{tail:.*}" { get => docs::docs }
     Keyed "/v1/info" { get => health::info }
     Keyed "/v1/cluster" { get => health::cluster }
     Model "/v1/faces/detect" { post => face::detect }

@@ -24,11 +24,11 @@ use kube::{
 
 use super::Cluster;
 use crate::{
-    gallery::{
+    gallery::Gallery,
+    pipeline::{
         reembed::{run_chunk, Chunk},
-        Gallery,
+        FacePipeline,
     },
-    pipeline::FacePipeline,
 };
 
 pub const JOB_LABEL: &str = "verity.dev/job";

@@ -6,8 +6,10 @@
 
 pub mod jobs;
 pub mod lease;
+pub mod maintenance;
 pub mod peers;
 pub mod readiness;
+pub mod reembed_job;
 
 use std::{
     collections::BTreeMap,

@@ -6,10 +6,8 @@
 
 pub mod health;
 pub mod index;
-pub mod maintenance;
 pub mod pgconn;
 pub mod postgres;
-pub mod reembed;
 pub mod sqlite;
 pub mod store;
 
@@ -29,9 +27,9 @@ use self::{
     health::Health,
     index::{CollectionIndex, Hit, Index},
     pgconn::{PgConnect, PgOptions},
-    store::{Change, CollectionInfo, FaceRow, NewFace, Store, StoreError},
+    store::{Backend, Change, CollectionInfo, FaceRow, NewFace, StoreError},
 };
-use crate::{error::ApiError, telemetry::metrics};
+use crate::{config::GalleryArgs, error::ApiError, telemetry::metrics};
 
 /// Where the gallery lives.
 #[derive(Debug, Clone)]
@@ -47,6 +45,24 @@ pub struct GalleryConfig {
     pub keep_aligned: bool,
     /// PostgreSQL connection settings (TLS, pool) besides the URL.
     pub pg: PgOptions,
+}
+
+impl From<&GalleryArgs> for GalleryConfig {
+    fn from(args: &GalleryArgs) -> GalleryConfig {
+        GalleryConfig {
+            data_dir: args.data_dir.clone(),
+            database_url: args.database_url.as_ref().map(|s| s.0.clone()).filter(|s| !s.is_empty()),
+            poll: std::time::Duration::from_millis(args.gallery_poll_ms.max(10)),
+            keep_aligned: args.keep_aligned_faces,
+            pg: PgOptions {
+                sslmode: args.database_sslmode,
+                sslrootcert: args.database_sslrootcert.clone(),
+                pool_size: args.database_pool_size.max(1),
+                connect_timeout: std::time::Duration::from_millis(args.database_connect_timeout_ms.max(100)),
+                acquire_timeout: std::time::Duration::from_millis(args.database_acquire_timeout_ms.max(10)),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -72,7 +88,7 @@ pub struct Gallery {
     cfg: GalleryConfig,
     pg: Option<PgConnect>,
     health: Arc<Health>,
-    store: OnceCell<Store>,
+    store: OnceCell<Box<dyn Backend>>,
     index: RwLock<Index>,
     applied: AtomicI64,
     head: AtomicI64,
@@ -84,6 +100,7 @@ pub struct Gallery {
 const PAGE: i64 = 2000;
 
 impl From<StoreError> for ApiError {
+    #[deny(clippy::wildcard_enum_match_arm)]
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::CollectionExists(id) => ApiError::CollectionExists(id),
@@ -93,7 +110,10 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Backend(_)
             | StoreError::Connection(_)
             | StoreError::OutcomeUnknown(_)
-            | StoreError::Config(_)) => ApiError::StorageUnavailable(e.to_string()),
+            | StoreError::Config(_)) => {
+                tracing::warn!(error = %e, "gallery store");
+                ApiError::StorageUnavailable(e.public_text().into())
+            }
         }
     }
 }
@@ -140,10 +160,10 @@ impl Gallery {
         Ok(g)
     }
 
-    async fn connect(&self) -> Result<Store, StoreError> {
+    async fn connect(&self) -> Result<Box<dyn Backend>, StoreError> {
         match &self.pg {
-            Some(pg) => Ok(Store::Postgres(postgres::PgStore::open(pg, self.health.clone()).await?)),
-            None => Ok(Store::Sqlite(sqlite::SqliteStore::open(&self.cfg.data_dir.join("gallery.db"))?)),
+            Some(pg) => Ok(Box::new(postgres::PgStore::open(pg, self.health.clone()).await?)),
+            None => Ok(Box::new(sqlite::SqliteStore::open(&self.cfg.data_dir.join("gallery.db"))?)),
         }
     }
 
@@ -228,7 +248,7 @@ impl Gallery {
                 tracing::info!("the change log was compacted past this replica's position: reloading the snapshot");
                 self.load_snapshot().await?;
             }
-            if self.apply_log(store).await? {
+            if self.apply_log(store.as_ref()).await? {
                 break;
             }
         }
@@ -240,7 +260,7 @@ impl Gallery {
 
     /// Applies the log from the applied sequence; false when a compaction overtook it (the
     /// changes read may have a gap: nothing of them is applied).
-    async fn apply_log(&self, store: &Store) -> Result<bool, StoreError> {
+    async fn apply_log(&self, store: &dyn Backend) -> Result<bool, StoreError> {
         let _guard = self.apply.lock().await;
         loop {
             let from = self.applied.load(Ordering::Acquire);
@@ -328,9 +348,9 @@ impl Gallery {
         self.health.outage().is_some()
     }
 
-    pub fn store(&self) -> Result<&Store, ApiError> {
-        self.store.get().ok_or_else(|| {
-            ApiError::StorageUnavailable(self.last_error().unwrap_or_else(|| "the gallery store is connecting".into()))
+    pub fn store(&self) -> Result<&dyn Backend, ApiError> {
+        self.store.get().map(|s| s.as_ref()).ok_or_else(|| {
+            ApiError::StorageUnavailable("the gallery store is not connected yet; /readyz says why".into())
         })
     }
 

@@ -18,44 +18,13 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::store::StoreError;
 
-/// libpq's `sslmode`, with its meaning: `disable` plain TCP; `prefer` (the default, as in libpq)
-/// TLS when the server offers it, unverified; `require` TLS, unverified unless a root
-/// certificate is given (then as `verify-ca`); `verify-ca` TLS with the server's chain checked
-/// against the root certificates; `verify-full` that and the host name matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SslMode {
-    Disable,
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
+pub use crate::config::SslMode;
 
-impl SslMode {
-    fn parse(s: &str) -> Result<SslMode, StoreError> {
-        Ok(match s {
-            "disable" => SslMode::Disable,
-            "prefer" | "allow" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            other => {
-                return Err(StoreError::Config(format!(
-                    "sslmode={other:?}: expected disable, prefer, require, verify-ca or verify-full"
-                )))
-            }
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
+/// `sslmode` from a URL.
+fn parse_sslmode(s: &str) -> Result<SslMode, StoreError> {
+    SslMode::from_name(s).ok_or_else(|| {
+        StoreError::Config(format!("sslmode={s:?}: expected disable, prefer, require, verify-ca or verify-full"))
+    })
 }
 
 /// Connection settings besides the URL. The URL's own `sslmode` / `sslrootcert` win over these.
@@ -102,7 +71,7 @@ impl PgConnect {
         let mut config: tokio_postgres::Config =
             rest.parse().map_err(|e| StoreError::Config(format!("the database URL does not parse: {e}")))?;
         let mode = match params.sslmode.as_deref() {
-            Some(m) => SslMode::parse(m)?,
+            Some(m) => parse_sslmode(m)?,
             None => options.sslmode.unwrap_or(SslMode::Prefer),
         };
         let root = params.sslrootcert.map(PathBuf::from).or_else(|| options.sslrootcert.clone());

@@ -15,8 +15,8 @@ use super::{
     health::Health,
     pgconn::PgConnect,
     store::{
-        chunk_ranges, error_text, from_bytes, is_connection_error, job_status, rfc3339, to_bytes, Change, ChunkFace,
-        CollectionInfo, FaceRow, JobStatus, NewFace, Snapshot, StoreError,
+        chunk_ranges, error_text, from_bytes, is_connection_error, job_status, rfc3339, to_bytes, Backend, Change,
+        ChunkFace, CollectionInfo, FaceRow, JobStatus, NewFace, Snapshot, StoreError,
     },
 };
 
@@ -172,66 +172,6 @@ impl PgStore {
         })
     }
 
-    pub async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError> {
-        with_client!(self, |c| typed(async {
-            let tx = c.transaction().await?;
-            if collection_exists(&tx, id).await? {
-                return Err(StoreError::CollectionExists(id.to_string()));
-            }
-            tx.execute("INSERT INTO verity_collections (id, description) VALUES ($1, $2)", &[&id, &description])
-                .await?;
-            let seq = log(&tx, "create_collection", id, None, None).await?;
-            commit(tx).await?;
-            Ok(seq)
-        }))
-    }
-
-    pub async fn delete_collection(&self, id: &str) -> Result<i64, StoreError> {
-        with_client!(self, |c| typed(async {
-            let tx = c.transaction().await?;
-            if !collection_exists(&tx, id).await? {
-                return Err(StoreError::CollectionNotFound(id.to_string()));
-            }
-            tx.execute("DELETE FROM verity_faces WHERE collection = $1", &[&id]).await?;
-            tx.execute("DELETE FROM verity_collections WHERE id = $1", &[&id]).await?;
-            let seq = log(&tx, "delete_collection", id, None, None).await?;
-            commit(tx).await?;
-            Ok(seq)
-        }))
-    }
-
-    pub async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError> {
-        with_client!(self, |c| typed(async {
-            let rows = c
-                .query(
-                    "SELECT c.id, c.description, to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
-                            (SELECT COUNT(*) FROM verity_faces f WHERE f.collection = c.id)
-                     FROM verity_collections c ORDER BY c.id",
-                    &[],
-                )
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|r| CollectionInfo { id: r.get(0), description: r.get(1), created_at: r.get(2), faces: r.get(3) })
-                .collect())
-        }))
-    }
-
-    /// Enrolls a face; an existing face id gives `false`. When the commit's outcome is unknown,
-    /// the enrollment runs again on a new connection (idempotent by face id): either the first
-    /// commit landed and the face is found, or it is written now. Either way it was created by
-    /// this request.
-    pub async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError> {
-        match self.enroll_once(&face).await {
-            Err(StoreError::OutcomeUnknown(e)) => {
-                tracing::warn!(error = %e, face_id = %face.face_id, "enrollment commit outcome unknown: retrying");
-                let (_, seq) = self.enroll_once(&face).await?;
-                Ok((true, seq))
-            }
-            other => other,
-        }
-    }
-
     async fn enroll_once(&self, face: &NewFace) -> Result<(bool, i64), StoreError> {
         with_client!(self, |c| typed(async {
             let tx = c.transaction().await?;
@@ -262,13 +202,75 @@ impl PgStore {
             Ok((true, seq))
         }))
     }
+}
 
-    pub async fn list_faces(
-        &self,
-        collection: &str,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<FaceRow>, StoreError> {
+#[async_trait::async_trait]
+impl Backend for PgStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError> {
+        with_client!(self, |c| typed(async {
+            let tx = c.transaction().await?;
+            if collection_exists(&tx, id).await? {
+                return Err(StoreError::CollectionExists(id.to_string()));
+            }
+            tx.execute("INSERT INTO verity_collections (id, description) VALUES ($1, $2)", &[&id, &description])
+                .await?;
+            let seq = log(&tx, "create_collection", id, None, None).await?;
+            commit(tx).await?;
+            Ok(seq)
+        }))
+    }
+
+    async fn delete_collection(&self, id: &str) -> Result<i64, StoreError> {
+        with_client!(self, |c| typed(async {
+            let tx = c.transaction().await?;
+            if !collection_exists(&tx, id).await? {
+                return Err(StoreError::CollectionNotFound(id.to_string()));
+            }
+            tx.execute("DELETE FROM verity_faces WHERE collection = $1", &[&id]).await?;
+            tx.execute("DELETE FROM verity_collections WHERE id = $1", &[&id]).await?;
+            let seq = log(&tx, "delete_collection", id, None, None).await?;
+            commit(tx).await?;
+            Ok(seq)
+        }))
+    }
+
+    async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError> {
+        with_client!(self, |c| typed(async {
+            let rows = c
+                .query(
+                    "SELECT c.id, c.description, to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                            (SELECT COUNT(*) FROM verity_faces f WHERE f.collection = c.id)
+                     FROM verity_collections c ORDER BY c.id",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| CollectionInfo { id: r.get(0), description: r.get(1), created_at: r.get(2), faces: r.get(3) })
+                .collect())
+        }))
+    }
+
+    /// Enrolls a face; an existing face id gives `false`. When the commit's outcome is unknown,
+    /// the enrollment runs again on a new connection (idempotent by face id): either the first
+    /// commit landed and the face is found, or it is written now. Either way it was created by
+    /// this request.
+    async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError> {
+        match self.enroll_once(&face).await {
+            Err(StoreError::OutcomeUnknown(e)) => {
+                tracing::warn!(error = %e, face_id = %face.face_id, "enrollment commit outcome unknown: retrying");
+                let (_, seq) = self.enroll_once(&face).await?;
+                Ok((true, seq))
+            }
+            other => other,
+        }
+    }
+
+    async fn list_faces(&self, collection: &str, after: Option<&str>, limit: i64) -> Result<Vec<FaceRow>, StoreError> {
         with_client!(self, |c| typed(async {
             let tx = c.transaction().await?;
             if !collection_exists(&tx, collection).await? {
@@ -296,7 +298,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {
+    async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {
         with_client!(self, |c| typed(async {
             let tx = c.transaction().await?;
             if !collection_exists(&tx, collection).await? {
@@ -314,7 +316,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError> {
+    async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError> {
         with_client!(self, |c| typed(async {
             let tx = c.transaction().await?;
             if !collection_exists(&tx, collection).await? {
@@ -338,7 +340,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn create_job(
+    async fn create_job(
         &self,
         job_id: &str,
         collection: &str,
@@ -364,7 +366,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
+    async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
         with_client!(self, |c| typed(async {
             let rows = c
                 .query(
@@ -377,7 +379,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn commit_chunk(
+    async fn commit_chunk(
         &self,
         job_id: &str,
         chunk: i64,
@@ -416,7 +418,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+    async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
         with_client!(self, |c| typed(async {
             let Some(job) =
                 c.query_opt("SELECT collection, chunks, faces FROM verity_jobs WHERE job_id = $1", &[&job_id]).await?
@@ -430,7 +432,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
         with_client!(self, |c| typed(async {
             let tx = c.transaction().await?;
             let rows = tx
@@ -449,7 +451,7 @@ impl PgStore {
         }))
     }
 
-    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
+    async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
         with_client!(self, |c| typed(async {
             let tx = c.transaction().await?;
             // Lock the head row: no write commits between reading the head and cutting.
@@ -466,13 +468,13 @@ impl PgStore {
         }))
     }
 
-    pub async fn floor(&self) -> Result<i64, StoreError> {
+    async fn floor(&self) -> Result<i64, StoreError> {
         with_client!(self, |c| typed(async {
             Ok(c.query_one("SELECT seq FROM verity_log_floor WHERE id = 1", &[]).await?.get(0))
         }))
     }
 
-    pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+    async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         with_client!(self, |c| typed(async {
             let rows = c
                 .query(
@@ -488,13 +490,13 @@ impl PgStore {
         }))
     }
 
-    pub async fn head(&self) -> Result<i64, StoreError> {
+    async fn head(&self) -> Result<i64, StoreError> {
         with_client!(self, |c| typed(async {
             Ok(c.query_one("SELECT seq FROM verity_head WHERE id = 1", &[]).await?.get(0))
         }))
     }
 
-    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         with_client!(self, |c| typed(async {
             let tx =
                 c.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await?;

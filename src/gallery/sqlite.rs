@@ -9,8 +9,8 @@ use std::{
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::store::{
-    chunk_ranges, from_bytes, job_status, rfc3339, to_bytes, Change, ChunkFace, CollectionInfo, FaceRow, JobStatus,
-    NewFace, Snapshot, StoreError,
+    chunk_ranges, from_bytes, job_status, rfc3339, to_bytes, Backend, Change, ChunkFace, CollectionInfo, FaceRow,
+    JobStatus, NewFace, Snapshot, StoreError,
 };
 
 const SCHEMA: &str = "
@@ -123,8 +123,15 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
     }
+}
 
-    pub async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError> {
+#[async_trait::async_trait]
+impl Backend for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError> {
         let (id, description) = (id.to_string(), description.map(String::from));
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -139,7 +146,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn delete_collection(&self, id: &str) -> Result<i64, StoreError> {
+    async fn delete_collection(&self, id: &str) -> Result<i64, StoreError> {
         let id = id.to_string();
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -155,7 +162,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError> {
+    async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT c.id, c.description, c.created_at, (SELECT COUNT(*) FROM faces f WHERE f.collection = c.id)
@@ -169,7 +176,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError> {
+    async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError> {
         self.with(move |c| {
             let tx = c.transaction()?;
             if !collection_exists(&tx, &face.collection)? {
@@ -202,12 +209,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn list_faces(
-        &self,
-        collection: &str,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<FaceRow>, StoreError> {
+    async fn list_faces(&self, collection: &str, after: Option<&str>, limit: i64) -> Result<Vec<FaceRow>, StoreError> {
         let (collection, after) = (collection.to_string(), after.unwrap_or("").to_string());
         self.with(move |c| {
             if !collection_exists(c, &collection)? {
@@ -232,7 +234,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {
+    async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {
         let (collection, face_id) = (collection.to_string(), face_id.to_string());
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -251,7 +253,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError> {
+    async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError> {
         let (collection, external_id) = (collection.to_string(), external_id.to_string());
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -276,7 +278,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn create_job(
+    async fn create_job(
         &self,
         job_id: &str,
         collection: &str,
@@ -304,7 +306,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
+    async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
         let (collection, first, last) = (collection.to_string(), first.to_string(), last.to_string());
         self.with(move |c| {
             let mut st = c.prepare(
@@ -317,7 +319,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn commit_chunk(
+    async fn commit_chunk(
         &self,
         job_id: &str,
         chunk: i64,
@@ -355,7 +357,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+    async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
         let job_id = job_id.to_string();
         self.with(move |c| {
             let Some((collection, chunks, faces)) = c
@@ -374,7 +376,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
         self.with(move |c| {
             let tx = c.transaction()?;
             let expired: Vec<(String, String, String)> = {
@@ -394,7 +396,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
+    async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
         self.with(move |c| {
             let tx = c.transaction()?;
             let head: i64 = tx.query_row("SELECT seq FROM head WHERE id = 1", [], |r| r.get(0))?;
@@ -411,11 +413,11 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn floor(&self) -> Result<i64, StoreError> {
+    async fn floor(&self) -> Result<i64, StoreError> {
         self.with(|c| Ok(c.query_row("SELECT seq FROM log_floor WHERE id = 1", [], |r| r.get(0))?)).await
     }
 
-    pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+    async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
         self.with(move |c| {
             let mut st = c.prepare(
                 "SELECT c.seq, c.op, c.collection, c.face_id, c.external_id, f.embedding
@@ -435,11 +437,11 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn head(&self) -> Result<i64, StoreError> {
+    async fn head(&self) -> Result<i64, StoreError> {
         self.with(|c| Ok(c.query_row("SELECT seq FROM head WHERE id = 1", [], |r| r.get(0))?)).await
     }
 
-    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         self.with(|c| {
             let tx = c.transaction()?;
             let head: i64 = tx.query_row("SELECT seq FROM head WHERE id = 1", [], |r| r.get(0))?;

@@ -5,8 +5,6 @@
 
 use serde::Serialize;
 
-use super::{postgres::PgStore, sqlite::SqliteStore};
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("collection `{0}` already exists")]
@@ -33,6 +31,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What a client may read of an outage (the database's own text goes to the log).
+    pub fn public_text(&self) -> &'static str {
+        match self {
+            StoreError::Connection(_) => "the gallery database cannot be reached; nothing was written; retry later",
+            StoreError::OutcomeUnknown(_) => {
+                "the connection to the gallery database was lost while committing; the write may have been applied: retrying it is safe, writes are idempotent"
+            }
+            StoreError::Config(_) => "the gallery database settings cannot work; the server log says why",
+            StoreError::Backend(_)
+            | StoreError::CollectionExists(_)
+            | StoreError::CollectionNotFound(_)
+            | StoreError::FaceNotFound(_)
+            | StoreError::SubjectNotFound(_) => "the gallery store failed; retry later",
+        }
+    }
+
     /// Whether the error says the database is away (as opposed to a refused request).
     pub fn is_outage(&self) -> bool {
         matches!(self, StoreError::Backend(_) | StoreError::Connection(_) | StoreError::OutcomeUnknown(_))
@@ -261,74 +275,78 @@ pub fn from_bytes(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// The configured backend.
-pub enum Store {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
-}
+/// The durable store of the gallery, as the rest of the server sees it. Two implementations:
+/// `SqliteStore` (one file, one replica) and `PgStore` (shared by replicas); both pass the same
+/// contract suite (`tests/store_contract.rs`).
+///
+/// Rules common to every method:
+/// - A write returns only after its transaction committed; every write that changes the gallery
+///   appends one entry per changed face or collection to the change log in the same transaction,
+///   with sequence numbers that are gapless and increasing in commit order. A refused write
+///   (an error other than the outage errors) writes nothing and appends nothing.
+/// - Errors: `CollectionNotFound` / `CollectionExists` / `FaceNotFound` / `SubjectNotFound` for a
+///   refused request, named below per method; `Connection` when the store could not be reached
+///   before the commit (nothing written, safe to retry); `OutcomeUnknown` when the connection
+///   broke during the commit (retrying is safe: writes are idempotent); `Backend` for any other
+///   failure of the store; `Config` for settings that cannot work.
+/// - Identifiers are compared exactly (case-sensitive); face ids are unique across collections.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
 
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Store::Sqlite($s) => $call,
-            Store::Postgres($s) => $call,
-        }
-    };
-}
+    /// Creates an empty collection; returns the sequence of its `CreateCollection` entry.
+    /// `CollectionExists` when `id` exists (the description is not changed).
+    async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError>;
 
-impl Store {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        }
-    }
+    /// Deletes the collection and every face in it (real deletes: their embeddings and aligned
+    /// faces are gone); logs one `DeleteCollection` entry and returns its sequence.
+    /// `CollectionNotFound` when it does not exist.
+    async fn delete_collection(&self, id: &str) -> Result<i64, StoreError>;
 
-    pub async fn create_collection(&self, id: &str, description: Option<&str>) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.create_collection(id, description).await)
-    }
+    /// Every collection, ordered by id, with its face count and creation time (RFC 3339).
+    async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError>;
 
-    pub async fn delete_collection(&self, id: &str) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.delete_collection(id).await)
-    }
+    /// Stores a face; returns (created, sequence). Idempotent by `face.face_id`: a face id
+    /// already stored gives `(false, head)` and changes nothing (its first metadata and expiry
+    /// stay). A new face logs one `AddFace` entry, whose sequence is returned.
+    /// `CollectionNotFound` when `face.collection` does not exist.
+    async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError>;
 
-    pub async fn list_collections(&self) -> Result<Vec<CollectionInfo>, StoreError> {
-        dispatch!(self, s => s.list_collections().await)
-    }
+    /// One page of a collection's faces ordered by face id: those after `after` (exclusive;
+    /// from the start when `None`), at most `limit`. A page shorter than `limit` is the last.
+    /// `CollectionNotFound` when the collection does not exist.
+    async fn list_faces(&self, collection: &str, after: Option<&str>, limit: i64) -> Result<Vec<FaceRow>, StoreError>;
 
-    /// Returns (created, sequence); an existing (collection, external_id, image) gives `false`.
-    pub async fn enroll(&self, face: NewFace) -> Result<(bool, i64), StoreError> {
-        dispatch!(self, s => s.enroll(face).await)
-    }
+    /// Deletes one face; logs one `DeleteFace` entry and returns its sequence.
+    /// `CollectionNotFound`, or `FaceNotFound` when the face is not in that collection.
+    async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError>;
 
-    pub async fn list_faces(
-        &self,
-        collection: &str,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<FaceRow>, StoreError> {
-        dispatch!(self, s => s.list_faces(collection, after, limit).await)
-    }
+    /// Deletes every face enrolled under `external_id` in the collection (erasure), one
+    /// `DeleteFace` entry each, in one transaction; returns how many.
+    /// `CollectionNotFound`, or `SubjectNotFound` when the subject has no face there.
+    async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError>;
 
-    /// Records a re-embedding job over `collection`, split into chunks of `chunk_size` face ids;
-    /// returns the chunks as inclusive (first, last) face-id ranges.
-    pub async fn create_job(
+    /// Records a re-embedding job over the collection's faces as they are now, split into
+    /// chunks of `chunk_size` face ids in face-id order; returns each chunk as an inclusive
+    /// (first, last) face-id range (none for an empty collection). Not logged (it changes no
+    /// face). `CollectionNotFound` when the collection does not exist.
+    async fn create_job(
         &self,
         job_id: &str,
         collection: &str,
         chunk_size: usize,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        dispatch!(self, s => s.create_job(job_id, collection, chunk_size).await)
-    }
+    ) -> Result<Vec<(String, String)>, StoreError>;
 
-    /// The faces of one chunk with their stored aligned faces.
-    pub async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError> {
-        dispatch!(self, s => s.chunk_faces(collection, first, last).await)
-    }
+    /// The faces of a chunk's range still in the collection, in face-id order, each with its
+    /// stored aligned face (`None` when none was kept). Empty for an unknown collection.
+    async fn chunk_faces(&self, collection: &str, first: &str, last: &str) -> Result<Vec<ChunkFace>, StoreError>;
 
-    /// Commits one chunk's new embeddings and the chunk's done row in one transaction; false
-    /// (nothing written) when the chunk was already done: each chunk is done exactly once.
-    pub async fn commit_chunk(
+    /// Writes one chunk's new embeddings and the chunk's done row (by `worker`, with its face
+    /// and skipped counts) in one transaction, one `UpdateFace` entry per face still present (a
+    /// face erased since the chunk was read stays erased). Exactly once per (job, chunk): when
+    /// the chunk was already done it writes nothing and returns `false`.
+    async fn commit_chunk(
         &self,
         job_id: &str,
         chunk: i64,
@@ -336,49 +354,32 @@ impl Store {
         collection: &str,
         updates: Vec<(String, Vec<f32>)>,
         skipped: i64,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.commit_chunk(job_id, chunk, worker, collection, updates, skipped).await)
-    }
+    ) -> Result<bool, StoreError>;
 
-    pub async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
-        dispatch!(self, s => s.job_status(job_id).await)
-    }
+    /// The progress of a job; `None` for an unknown job id.
+    async fn job_status(&self, job_id: &str) -> Result<Option<JobStatus>, StoreError>;
 
-    /// Deletes every face whose `expires_at` is at or before `now` (one delete per face in the
-    /// change log); returns how many.
-    pub async fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
-        dispatch!(self, s => s.purge_expired(now).await)
-    }
+    /// Deletes every face whose `expires_at` is at or before `now` (Unix seconds), one
+    /// `DeleteFace` entry each; returns how many.
+    async fn purge_expired(&self, now: i64) -> Result<usize, StoreError>;
 
     /// Drops change-log entries at or below `head - keep`; returns (entries dropped, the new
-    /// floor). A replica whose applied sequence is below the floor reloads the snapshot.
-    pub async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError> {
-        dispatch!(self, s => s.compact(keep).await)
-    }
+    /// floor). Never lowers the floor; nothing to drop gives `(0, floor)`. A replica whose
+    /// applied sequence is below the floor must reload the snapshot.
+    async fn compact(&self, keep: i64) -> Result<(u64, i64), StoreError>;
 
-    /// The highest sequence number no longer in the change log (0 before any compaction).
-    pub async fn floor(&self) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.floor().await)
-    }
+    /// The highest sequence no longer in the change log (0 before any compaction).
+    async fn floor(&self) -> Result<i64, StoreError>;
 
-    pub async fn delete_face(&self, collection: &str, face_id: &str) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.delete_face(collection, face_id).await)
-    }
+    /// At most `limit` change-log entries after `seq`, in sequence order. The embedding of an
+    /// `AddFace` / `UpdateFace` entry is the face's current one, `None` once the face is deleted
+    /// (its later `DeleteFace` entry follows).
+    async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
 
-    /// Deletes every face of `external_id`; returns how many.
-    pub async fn delete_subject(&self, collection: &str, external_id: &str) -> Result<usize, StoreError> {
-        dispatch!(self, s => s.delete_subject(collection, external_id).await)
-    }
+    /// The sequence of the last committed change (0 for a new store).
+    async fn head(&self) -> Result<i64, StoreError>;
 
-    pub async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        dispatch!(self, s => s.changes_since(seq, limit).await)
-    }
-
-    pub async fn head(&self) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.head().await)
-    }
-
-    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        dispatch!(self, s => s.snapshot().await)
-    }
+    /// Every collection and face with its embedding, consistent with `head` (read in one
+    /// transaction): applying the changes after `head` to it gives the store.
+    async fn snapshot(&self) -> Result<Snapshot, StoreError>;
 }

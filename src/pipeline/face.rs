@@ -61,6 +61,31 @@ pub struct Face {
     pub landmarks: Landmarks,
     pub pose: Pose,
     pub quality: Quality,
+    /// The aligned 112x112 face made at detection (for the quality measures), kept so that
+    /// embedding does not align it again. Not part of any answer.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub aligned: Aligned,
+}
+
+/// An aligned face kept alongside a [`Face`]; it follows from the landmarks, so it takes no part
+/// in equality and prints only its size.
+#[derive(Clone, Default)]
+pub struct Aligned(pub Option<Arc<RgbImage>>);
+
+impl PartialEq for Aligned {
+    fn eq(&self, _: &Aligned) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Aligned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(img) => write!(f, "Aligned({}x{})", img.width(), img.height()),
+            None => f.write_str("Aligned(none)"),
+        }
+    }
 }
 
 impl Face {
@@ -98,6 +123,7 @@ impl Face {
                 brightness,
                 issues: issues.into_iter().map(String::from).collect(),
             },
+            aligned: Aligned(Some(Arc::new(aligned))),
         }
     }
 
@@ -158,10 +184,29 @@ impl FacePipeline {
     /// L2-normalised embedding of one face.
     #[tracing::instrument(name = "embed", skip_all)]
     pub async fn embed(&self, img: Arc<RgbImage>, face: &Face) -> Result<Vec<f32>, ApiError> {
-        let lm = face.landmarks.points();
-        let aligned = pool::run(move || Ok(align_face(&img, &lm))).await?;
-        let mut out = self.embed_aligned(vec![aligned]).await?;
+        let mut out = self.embed_faces(img, std::slice::from_ref(face)).await?;
         out.pop().ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))
+    }
+
+    /// The aligned faces of `faces` (those kept from detection; aligned from `img` otherwise).
+    pub async fn aligned(&self, img: Arc<RgbImage>, faces: &[Face]) -> Result<Vec<RgbImage>, ApiError> {
+        let kept: Vec<Result<RgbImage, [Point; 5]>> = faces
+            .iter()
+            .map(|f| match &f.aligned.0 {
+                Some(a) => Ok(RgbImage::clone(a)),
+                None => Err(f.landmarks.points()),
+            })
+            .collect();
+        if kept.iter().all(Result::is_ok) {
+            return Ok(kept.into_iter().flatten().collect());
+        }
+        pool::run(move || Ok(kept.into_iter().map(|k| k.unwrap_or_else(|lm| align_face(&img, &lm))).collect())).await
+    }
+
+    /// L2-normalised embeddings of `faces` of `img`, in one batched inference.
+    pub async fn embed_faces(&self, img: Arc<RgbImage>, faces: &[Face]) -> Result<Vec<Vec<f32>>, ApiError> {
+        let aligned = self.aligned(img, faces).await?;
+        self.embed_aligned(aligned).await
     }
 
     /// L2-normalised embeddings of aligned 112x112 faces, in one batched inference.
@@ -179,20 +224,27 @@ impl FacePipeline {
     /// Ensemble liveness score of `face` (probability that it is a live person).
     #[tracing::instrument(name = "liveness", skip_all)]
     pub async fn liveness(&self, img: Arc<RgbImage>, face: &Face) -> Result<LivenessScores, ApiError> {
-        let mut scores = [0.0f32; 2];
-        for (k, (name, crop_scale)) in [("minifasnet_v2", 2.7f32), ("minifasnet_v1se", 4.0f32)].into_iter().enumerate()
-        {
-            let model = self.engine.get(name)?;
-            let (src, rect) = (img.clone(), face.bbox);
-            let input = pool::run(move || Ok(tensor::bgr_nchw(&liveness_crop(&src, rect, crop_scale, 80)))).await?;
-            let out = model.run(input).await?;
-            scores[k] = real_probability(&out)?;
-        }
-        Ok(LivenessScores {
-            score: (scores[0] + scores[1]) / 2.0,
-            minifasnet_v2: scores[0],
-            minifasnet_v1se: scores[1],
-        })
+        // The two models of the ensemble run side by side (each on its own worker).
+        let (v2, v1se) = futures_util::future::join(
+            self.liveness_model("minifasnet_v2", 2.7, img.clone(), face.bbox),
+            self.liveness_model("minifasnet_v1se", 4.0, img, face.bbox),
+        )
+        .await;
+        let (v2, v1se) = (v2?, v1se?);
+        Ok(LivenessScores { score: (v2 + v1se) / 2.0, minifasnet_v2: v2, minifasnet_v1se: v1se })
+    }
+
+    /// One liveness model's probability that the face in `rect` is live.
+    async fn liveness_model(
+        &self,
+        name: &str,
+        crop_scale: f32,
+        img: Arc<RgbImage>,
+        rect: Rect,
+    ) -> Result<f32, ApiError> {
+        let model = self.engine.get(name)?;
+        let input = pool::run(move || Ok(tensor::bgr_nchw(&liveness_crop(&img, rect, crop_scale, 80)))).await?;
+        real_probability(&model.run(input).await?)
     }
 }
 

@@ -450,22 +450,7 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             checks.push(z.check("expiry_date", &z.get(1, 8, 14), 1, 14));
             let composite = format!("{}{}{}{}", z.get(0, 5, 30), z.get(1, 0, 7), z.get(1, 8, 15), z.get(1, 18, 29));
             checks.push(z.check("composite", &composite, 1, 29));
-            build(
-                &z,
-                format,
-                (0, 0, 2),
-                (0, 2, 5),
-                (0, 5, 14),
-                (1, 15, 18),
-                (1, 0, 6),
-                (1, 7, 8),
-                (1, 8, 14),
-                surname,
-                given_names,
-                (0, 15, 30),
-                Some((1, 18, 29)),
-                this_year,
-            )
+            build(&z, format, &Layout::TD1, surname, given_names, this_year)
         }
         Format::Td2 | Format::Td3 | Format::MrvA | Format::MrvB => {
             let len = lens[0];
@@ -501,22 +486,7 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
                 checks.push(z.check("composite", &composite, 1, len - 1));
             }
             let opt_to = if format == Format::Td3 { 42 } else { opt_end };
-            build(
-                &z,
-                format,
-                (0, 0, 2),
-                (0, 2, 5),
-                (1, 0, 9),
-                (1, 10, 13),
-                (1, 13, 19),
-                (1, 20, 21),
-                (1, 21, 27),
-                surname,
-                given_names,
-                (1, 28, opt_to),
-                None,
-                this_year,
-            )
+            build(&z, format, &Layout::two_lines(opt_to), surname, given_names, this_year)
         }
     };
     let valid = checks.iter().all(|c| c.valid);
@@ -525,10 +495,8 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
 
 type Span = (usize, usize, usize);
 
-#[allow(clippy::too_many_arguments)]
-fn build(
-    z: &Zone,
-    format: Format,
+/// Where each field of a format lies: (line, from, to) spans of the zone.
+struct Layout {
     code: Span,
     state: Span,
     number: Span,
@@ -536,30 +504,59 @@ fn build(
     birth: Span,
     sex: Span,
     expiry: Span,
-    surname: String,
-    given_names: String,
     optional: Span,
     optional_2: Option<Span>,
-    this_year: i32,
-) -> Mrz {
+}
+
+impl Layout {
+    /// TD1: three lines of 30.
+    const TD1: Layout = Layout {
+        code: (0, 0, 2),
+        state: (0, 2, 5),
+        number: (0, 5, 14),
+        nationality: (1, 15, 18),
+        birth: (1, 0, 6),
+        sex: (1, 7, 8),
+        expiry: (1, 8, 14),
+        optional: (0, 15, 30),
+        optional_2: Some((1, 18, 29)),
+    };
+
+    /// TD2, TD3, MRV-A and MRV-B: two lines; the optional data runs to `optional_to`.
+    fn two_lines(optional_to: usize) -> Layout {
+        Layout {
+            code: (0, 0, 2),
+            state: (0, 2, 5),
+            number: (1, 0, 9),
+            nationality: (1, 10, 13),
+            birth: (1, 13, 19),
+            sex: (1, 20, 21),
+            expiry: (1, 21, 27),
+            optional: (1, 28, optional_to),
+            optional_2: None,
+        }
+    }
+}
+
+fn build(z: &Zone, format: Format, at: &Layout, surname: String, given_names: String, this_year: i32) -> Mrz {
     let g = |(l, a, b): Span| z.get(l, a, b);
     Mrz {
         format,
         lines: z.lines.iter().map(|l| l.iter().collect()).collect(),
-        document_code: text(&g(code)),
-        issuing_state: text(&g(state)),
-        document_number: g(number).trim_end_matches('<').to_string(),
+        document_code: text(&g(at.code)),
+        issuing_state: text(&g(at.state)),
+        document_number: g(at.number).trim_end_matches('<').to_string(),
         surname,
         given_names,
-        nationality: text(&g(nationality)),
-        birth_date: date(&g(birth), true, this_year),
-        sex: match g(sex).as_str() {
+        nationality: text(&g(at.nationality)),
+        birth_date: date(&g(at.birth), true, this_year),
+        sex: match g(at.sex).as_str() {
             "<" => "X".into(),
             s => s.to_string(),
         },
-        expiry_date: date(&g(expiry), false, this_year),
-        optional_data: text(&g(optional)),
-        optional_data_2: optional_2.map(|s| text(&g(s))).unwrap_or_default(),
+        expiry_date: date(&g(at.expiry), false, this_year),
+        optional_data: text(&g(at.optional)),
+        optional_data_2: at.optional_2.map(|s| text(&g(s))).unwrap_or_default(),
         checks: Vec::new(),
         valid: false,
         repairs: z.repairs.clone(),

@@ -11,7 +11,7 @@ use super::{respond, Failure};
 use crate::{
     api::{
         input::{read_form, FieldSpec, Form},
-        AppState,
+        state::AppState,
     },
     error::ApiError,
     pipeline::{
@@ -152,7 +152,7 @@ async fn run(
 
 /// KBY-AI IDCardRecognition: `file` (multipart).
 #[utoipa::path(post, path = "/idcard_recognition", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyFile, content_type = "multipart/form-data"),
+    request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "Status, Document Name, Surname, Given Names, ..., MRZ, Images.Portrait", body = Object),
               (status = 415, description = "Status: Error (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn idcard_recognition(
@@ -165,7 +165,7 @@ pub async fn idcard_recognition(
 
 /// KBY-AI IDCardRecognition: `base64` (JSON).
 #[utoipa::path(post, path = "/idcard_recognition_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyBase64, content_type = "application/json"),
+    request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "Status, Document Name, Surname, Given Names, ..., MRZ, Images.Portrait", body = Object),
               (status = 400, description = "Status: Error (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn idcard_recognition_base64(
@@ -178,7 +178,7 @@ pub async fn idcard_recognition_base64(
 
 /// KBY-AI ALPR: `file` (multipart).
 #[utoipa::path(post, path = "/alpr", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyFile, content_type = "multipart/form-data"),
+    request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "result, \"plate number\", coordinate, score keyed \"vehicle N\"", body = Object),
               (status = 415, description = "Failed to open file1 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn alpr_file(
@@ -191,7 +191,7 @@ pub async fn alpr_file(
 
 /// KBY-AI ALPR: `base64` (JSON).
 #[utoipa::path(post, path = "/alpr_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyBase64, content_type = "application/json"),
+    request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "result, \"plate number\", coordinate, score keyed \"vehicle N\"", body = Object),
               (status = 400, description = "Failed to open file1 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn alpr_base64(

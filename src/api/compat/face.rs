@@ -10,11 +10,10 @@ use super::{kby_face, respond, to_kby_scale, Failure, KbyMeasures, KBY_THRESHOLD
 use crate::{
     api::{
         input::{read_form, FieldSpec, Form},
-        AppState,
+        state::AppState,
     },
     error::ApiError,
     pipeline::{face::cosine, operating, Face},
-    vision::align::align_face,
 };
 
 /// KBY-AI's server SDK looks at up to 8 faces per image when comparing, 10 for liveness.
@@ -47,15 +46,12 @@ fn compare_failure(error: ApiError) -> Failure {
 async fn faces_with_embeddings(state: &AppState, img: Arc<RgbImage>) -> Result<(Vec<Face>, Vec<Vec<f32>>), ApiError> {
     let mut faces = state.faces.detect(img.clone()).await?;
     faces.truncate(MAX_COMPARE_FACES);
-    let points: Vec<_> = faces.iter().map(|f| f.landmarks.points()).collect();
-    let aligned = crate::vision::pool::run(move || Ok(points.iter().map(|lm| align_face(&img, lm)).collect())).await?;
-    let embeddings = state.faces.embed_aligned(aligned).await?;
+    let embeddings = state.faces.embed_faces(img, &faces).await?;
     Ok((faces, embeddings))
 }
 
 async fn compare(state: &web::Data<AppState>, mut form: Form, names: [&'static str; 2]) -> Result<Value, Failure> {
-    let img1 = form.image(names[0], &state.http).await.map_err(compare_failure)?;
-    let img2 = form.image(names[1], &state.http).await.map_err(compare_failure)?;
+    let [img1, img2] = form.images(names, &state.http).await.map_err(compare_failure)?;
     let (a, b) =
         futures_util::future::join(faces_with_embeddings(state, img1), faces_with_embeddings(state, img2)).await;
     let fail = |e: ApiError| Failure::new(e, json!({ "resultCode": "Error" }));
@@ -138,10 +134,11 @@ async fn liveness(state: &web::Data<AppState>, mut form: Form, name: &'static st
     };
     let mut found = state.faces.detect(img.clone()).await.map_err(fail)?;
     found.truncate(MAX_LIVENESS_FACES);
+    let scored = futures_util::future::join_all(found.iter().map(|f| state.faces.liveness(img.clone(), f))).await;
     let mut faces = Vec::new();
     let mut scores = Vec::new();
-    for f in &found {
-        let s = state.faces.liveness(img.clone(), f).await.map_err(fail)?.score;
+    for (f, live) in found.iter().zip(scored) {
+        let s = live.map_err(fail)?.score;
         let mut k = kby_face(f);
         k["liveness"] = json!(to_kby_scale(s, operating::LIVENESS[0].threshold));
         faces.push(k);
@@ -192,7 +189,7 @@ async fn run_liveness(
 
 /// KBY-AI FaceRecognition: `file1`, `file2` (multipart).
 #[utoipa::path(post, path = "/compare_face", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyCompareFiles, content_type = "multipart/form-data"),
+    request_body(content = crate::api::schema::KbyCompareFiles, content_type = "multipart/form-data"),
     responses((status = 200, description = "resultCode, faces1, faces2, results[].similarity (KBY-AI scale)", body = Object),
               (status = 422, description = "No face1 / No face2 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn compare_face(
@@ -205,7 +202,7 @@ pub async fn compare_face(
 
 /// KBY-AI FaceRecognition: `base64_1`, `base64_2` (JSON).
 #[utoipa::path(post, path = "/compare_face_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyCompareBase64, content_type = "application/json"),
+    request_body(content = crate::api::schema::KbyCompareBase64, content_type = "application/json"),
     responses((status = 200, description = "resultCode, faces1, faces2, results[].similarity (KBY-AI scale)", body = Object),
               (status = 422, description = "No face1 / No face2 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn compare_face_base64(
@@ -218,7 +215,7 @@ pub async fn compare_face_base64(
 
 /// KBY-AI FaceLivenessDetection: `file` (multipart).
 #[utoipa::path(post, path = "/check_liveness", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyFile, content_type = "multipart/form-data"),
+    request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "face_state.result (Real/Spoof), face_state.liveness_score, faces", body = Object),
               (status = 422, description = "No face / Multiple face (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn check_liveness(
@@ -231,7 +228,7 @@ pub async fn check_liveness(
 
 /// KBY-AI FaceLivenessDetection: `base64` (JSON).
 #[utoipa::path(post, path = "/check_liveness_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::openapi::KbyBase64, content_type = "application/json"),
+    request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "face_state.result (Real/Spoof), face_state.liveness_score, faces", body = Object),
               (status = 422, description = "No face / Multiple face (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
 pub async fn check_liveness_base64(

@@ -17,7 +17,7 @@ pub mod face;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::AppState;
+use super::state::AppState;
 use crate::{error::ApiError, pipeline::Face};
 
 /// A failed compat call: verity's error and the body a KBY-AI client expects.

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use image::RgbImage;
 
-use super::Gallery;
-use crate::{error::ApiError, pipeline::FacePipeline, vision::pool};
+use super::FacePipeline;
+use crate::{error::ApiError, gallery::Gallery, vision::pool};
 
 /// Faces per inference while re-embedding.
 const BATCH: usize = 16;

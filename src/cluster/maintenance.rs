@@ -3,8 +3,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::Gallery;
-use crate::{cluster::Cluster, telemetry::metrics};
+use super::Cluster;
+use crate::{gallery::Gallery, telemetry::metrics};
 
 pub async fn run(gallery: Arc<Gallery>, cluster: Arc<Cluster>, every: Duration, keep: i64) {
     loop {

@@ -1,6 +1,6 @@
-//! The onboarding decision: checks, each with a machine-readable reason when it fails, and the
-//! policy that says which failed reasons reject and which only ask for a human review.
-//! Pure: no models, no I/O (the orchestration is in `api::onboarding`).
+//! The onboarding decision: checks, each with a typed reason when it fails, and the policy that
+//! says which failed reasons reject and which only ask for a human review. Pure: no models, no
+//! I/O (the flow is in [`super::run`]).
 
 use std::collections::BTreeMap;
 
@@ -23,28 +23,84 @@ pub enum Decision {
     Reject,
 }
 
-/// Every reason a check can fail with, and its default action (README, "Onboarding").
-pub const DEFAULT_POLICY: &[(&str, Action)] = &[
-    ("no_face_on_selfie", Action::Reject),
-    ("multiple_faces_on_selfie", Action::Reject),
-    ("selfie_not_live", Action::Reject),
-    ("selfie_low_quality", Action::Review),
-    ("no_face_on_document", Action::Reject),
-    ("face_mismatch", Action::Reject),
-    ("mrz_not_found", Action::Review),
-    ("mrz_check_digit", Action::Review),
-    ("document_expired", Action::Reject),
-    ("underage", Action::Reject),
-    ("duplicate_identity", Action::Review),
-];
+/// Every reason a check can fail with. Typed, so a misspelt reason cannot reach the decision
+/// (it would not compile); its wire name is the snake_case of the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    NoFaceOnSelfie,
+    MultipleFacesOnSelfie,
+    SelfieNotLive,
+    SelfieLowQuality,
+    NoFaceOnDocument,
+    FaceMismatch,
+    MrzNotFound,
+    MrzCheckDigit,
+    DocumentExpired,
+    Underage,
+    DuplicateIdentity,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 11] = [
+        Reason::NoFaceOnSelfie,
+        Reason::MultipleFacesOnSelfie,
+        Reason::SelfieNotLive,
+        Reason::SelfieLowQuality,
+        Reason::NoFaceOnDocument,
+        Reason::FaceMismatch,
+        Reason::MrzNotFound,
+        Reason::MrzCheckDigit,
+        Reason::DocumentExpired,
+        Reason::Underage,
+        Reason::DuplicateIdentity,
+    ];
+
+    /// The wire name (as in responses and `--onboarding-policy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoFaceOnSelfie => "no_face_on_selfie",
+            Reason::MultipleFacesOnSelfie => "multiple_faces_on_selfie",
+            Reason::SelfieNotLive => "selfie_not_live",
+            Reason::SelfieLowQuality => "selfie_low_quality",
+            Reason::NoFaceOnDocument => "no_face_on_document",
+            Reason::FaceMismatch => "face_mismatch",
+            Reason::MrzNotFound => "mrz_not_found",
+            Reason::MrzCheckDigit => "mrz_check_digit",
+            Reason::DocumentExpired => "document_expired",
+            Reason::Underage => "underage",
+            Reason::DuplicateIdentity => "duplicate_identity",
+        }
+    }
+
+    /// The default action (README, "Onboarding").
+    pub fn default_action(self) -> Action {
+        match self {
+            Reason::NoFaceOnSelfie
+            | Reason::MultipleFacesOnSelfie
+            | Reason::SelfieNotLive
+            | Reason::NoFaceOnDocument
+            | Reason::FaceMismatch
+            | Reason::DocumentExpired
+            | Reason::Underage => Action::Reject,
+            Reason::SelfieLowQuality | Reason::MrzNotFound | Reason::MrzCheckDigit | Reason::DuplicateIdentity => {
+                Action::Review
+            }
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
 
 /// Reason -> action.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Policy(BTreeMap<String, Action>);
+pub struct Policy(BTreeMap<Reason, Action>);
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy(DEFAULT_POLICY.iter().map(|(r, a)| (r.to_string(), *a)).collect())
+        Policy(Reason::ALL.into_iter().map(|r| (r, r.default_action())).collect())
     }
 }
 
@@ -56,27 +112,26 @@ impl Policy {
         for pair in overrides.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (reason, action) =
                 pair.split_once('=').ok_or_else(|| format!("{pair:?}: expected reason=reject or reason=review"))?;
-            let (reason, action) = (reason.trim(), action.trim());
-            if !policy.0.contains_key(reason) {
-                let known: Vec<&str> = DEFAULT_POLICY.iter().map(|(r, _)| *r).collect();
-                return Err(format!("unknown onboarding reason {reason:?}; one of: {}", known.join(", ")));
-            }
+            let (name, action) = (reason.trim(), action.trim());
+            let Some(reason) = Reason::parse(name) else {
+                let known: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+                return Err(format!("unknown onboarding reason {name:?}; one of: {}", known.join(", ")));
+            };
             let action = match action {
                 "reject" => Action::Reject,
                 "review" => Action::Review,
-                other => return Err(format!("{reason}: unknown action {other:?}; reject or review")),
+                other => return Err(format!("{name}: unknown action {other:?}; reject or review")),
             };
-            policy.0.insert(reason.to_string(), action);
+            policy.0.insert(reason, action);
         }
         Ok(policy)
     }
 
-    /// A reason the policy does not know asks for review (never approves).
-    pub fn action(&self, reason: &str) -> Action {
-        self.0.get(reason).copied().unwrap_or(Action::Review)
+    pub fn action(&self, reason: Reason) -> Action {
+        self.0.get(&reason).copied().unwrap_or(reason.default_action())
     }
 
-    pub fn table(&self) -> &BTreeMap<String, Action> {
+    pub fn table(&self) -> &BTreeMap<Reason, Action> {
         &self.0
     }
 }
@@ -96,7 +151,7 @@ pub struct Check {
     /// The value `score` was compared with.
     pub threshold: Option<f32>,
     /// Machine-readable reason when not passed.
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     /// What the reason does under the policy (`reject` or `review`), when not passed.
     pub action: Option<Action>,
     /// Human-readable detail.
@@ -109,7 +164,7 @@ impl Check {
         Check { name, passed: true, skipped: false, score, threshold, reason: None, action: None, detail: None }
     }
 
-    pub fn fail(name: &'static str, reason: &'static str, score: Option<f32>, threshold: Option<f32>) -> Check {
+    pub fn fail(name: &'static str, reason: Reason, score: Option<f32>, threshold: Option<f32>) -> Check {
         Check {
             name,
             passed: false,
@@ -141,7 +196,7 @@ impl Check {
     }
 
     /// Pass when `score >= threshold`, else fail with `reason`.
-    pub fn at_least(name: &'static str, reason: &'static str, score: f32, threshold: f32) -> Check {
+    pub fn at_least(name: &'static str, reason: Reason, score: f32, threshold: f32) -> Check {
         if score >= threshold {
             Check::pass(name, Some(score), Some(threshold))
         } else {
@@ -152,11 +207,15 @@ impl Check {
 
 /// Applies `policy` to `checks` (filling in each failed check's action) and decides: any
 /// rejecting reason rejects, else any reviewing reason asks for review, else approve.
-pub fn decide(checks: &mut [Check], policy: &Policy) -> (Decision, Vec<&'static str>) {
+pub fn decide(checks: &mut [Check], policy: &Policy) -> (Decision, Vec<Reason>) {
     let mut worst: Option<Action> = None;
     let mut reasons = Vec::new();
     for c in checks.iter_mut().filter(|c| !c.passed && !c.skipped) {
-        let reason = c.reason.unwrap_or("unknown");
+        // A failed check always has a reason (`Check::fail`); none would still ask for review.
+        let Some(reason) = c.reason else {
+            worst = worst.max(Some(Action::Review));
+            continue;
+        };
         let action = policy.action(reason);
         c.action = Some(action);
         reasons.push(reason);
@@ -179,24 +238,32 @@ mod tests {
         let policy = Policy::default();
         let mut checks = vec![Check::pass("a", None, None)];
         assert_eq!(decide(&mut checks, &policy).0, Decision::Approve);
-        checks.push(Check::fail("mrz", "mrz_not_found", None, None));
-        assert_eq!(decide(&mut checks, &policy), (Decision::Review, vec!["mrz_not_found"]));
-        checks.push(Check::fail("live", "selfie_not_live", Some(0.1), Some(0.6)));
+        checks.push(Check::fail("mrz", Reason::MrzNotFound, None, None));
+        assert_eq!(decide(&mut checks, &policy), (Decision::Review, vec![Reason::MrzNotFound]));
+        checks.push(Check::fail("live", Reason::SelfieNotLive, Some(0.1), Some(0.6)));
         assert_eq!(decide(&mut checks, &policy).0, Decision::Reject);
         assert_eq!(checks[2].action, Some(Action::Reject));
         checks.push(Check::skip("match", "no face"));
-        assert_eq!(decide(&mut checks, &policy).1, vec!["mrz_not_found", "selfie_not_live"]);
+        assert_eq!(decide(&mut checks, &policy).1, vec![Reason::MrzNotFound, Reason::SelfieNotLive]);
     }
 
     #[test]
     fn overrides_and_typos() {
         let p = Policy::parse("document_expired=review, duplicate_identity=reject").unwrap();
-        assert_eq!(p.action("document_expired"), Action::Review);
-        assert_eq!(p.action("duplicate_identity"), Action::Reject);
-        assert_eq!(p.action("selfie_not_live"), Action::Reject, "untouched defaults stay");
+        assert_eq!(p.action(Reason::DocumentExpired), Action::Review);
+        assert_eq!(p.action(Reason::DuplicateIdentity), Action::Reject);
+        assert_eq!(p.action(Reason::SelfieNotLive), Action::Reject, "untouched defaults stay");
         assert!(Policy::parse("selfie_not_alive=review").unwrap_err().contains("unknown onboarding reason"));
         assert!(Policy::parse("face_mismatch=approve").unwrap_err().contains("unknown action"));
         assert!(Policy::parse("face_mismatch").is_err());
         assert_eq!(Policy::parse("").unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn wire_names_are_the_serde_names() {
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.as_str()));
+            assert_eq!(Reason::parse(r.as_str()), Some(r));
+        }
     }
 }

@@ -1,0 +1,261 @@
+//! The onboarding flow: one call per customer. Selfie (detect, liveness, embed) and document
+//! (OCR, MRZ, portrait, embed) run side by side; then the face match and, with a `collection`,
+//! a 1:N duplicate search; the policy ([`policy`]) turns failed checks into one decision.
+
+pub mod policy;
+
+use std::{sync::Arc, time::Instant};
+
+use image::RgbImage;
+use serde::Serialize;
+
+pub use self::policy::{decide, Action, Check, Decision, Policy, Reason};
+use super::{
+    document::{DocumentPipeline, DocumentRead},
+    face::{cosine, LivenessScores},
+    operating::OperatingPoint,
+    search::{self, Duplicate},
+    Face, FacePipeline,
+};
+use crate::{error::ApiError, gallery::Gallery};
+
+/// A face on the selfie smaller than this share of the largest one is background, not a
+/// second person in the frame.
+const BACKGROUND_FACE_AREA: f32 = 0.25;
+
+/// The holder, as the MRZ gives it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Identity {
+    pub document_type: String,
+    pub document_number: String,
+    pub issuing_state: String,
+    pub surname: String,
+    pub given_names: String,
+    pub nationality: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub expiry_date: String,
+    pub age_years: Option<i32>,
+}
+
+/// Wall time of each stage in milliseconds. `selfie` and `document` run concurrently, so
+/// `total` is less than the sum.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Timings {
+    pub selfie: f64,
+    pub document: f64,
+    pub face_match: f64,
+    pub duplicate_search: Option<f64>,
+    pub total: f64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OnboardingResponse {
+    pub decision: Decision,
+    /// The reasons of the failed checks, in check order.
+    pub reasons: Vec<Reason>,
+    pub checks: Vec<Check>,
+    /// From the MRZ; null when none was read.
+    pub identity: Option<Identity>,
+    pub selfie_face: Option<Face>,
+    pub selfie_liveness: Option<LivenessScores>,
+    pub document: DocumentRead,
+    pub duplicates: Vec<Duplicate>,
+    pub timings_ms: Timings,
+}
+
+/// What the caller chose.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A collection to search the selfie in for a duplicate identity.
+    pub collection: Option<String>,
+    /// The applicant's own external_id: matches of it are not duplicates.
+    pub external_id: Option<String>,
+    pub min_age: Option<i32>,
+    pub liveness: OperatingPoint,
+    pub matching: OperatingPoint,
+}
+
+/// The images of one onboarding call.
+pub struct Images {
+    pub selfie: Arc<RgbImage>,
+    pub document: Arc<RgbImage>,
+    pub document_back: Option<Arc<RgbImage>>,
+}
+
+struct SelfieResult {
+    checks: Vec<Check>,
+    face: Option<Face>,
+    liveness: Option<LivenessScores>,
+    embedding: Option<Vec<f32>>,
+}
+
+async fn selfie_stage(faces: &FacePipeline, img: Arc<RgbImage>, op: OperatingPoint) -> Result<SelfieResult, ApiError> {
+    let mut found = faces.detect(img.clone()).await?;
+    found.sort_by(|a, b| b.area().total_cmp(&a.area()));
+    let largest = found.first().map_or(0.0, Face::area);
+    let people = found.iter().filter(|f| f.area() >= largest * BACKGROUND_FACE_AREA).count();
+    let mut checks = Vec::new();
+    if people != 1 {
+        let (reason, detail) = match people {
+            0 => (Reason::NoFaceOnSelfie, "no face was found on the selfie".to_string()),
+            n => (Reason::MultipleFacesOnSelfie, format!("{n} faces of similar size on the selfie")),
+        };
+        checks.push(Check::fail("selfie_face", reason, None, None).with_detail(detail));
+        checks.push(Check::skip("selfie_liveness", "no single face on the selfie"));
+        return Ok(SelfieResult { checks, face: None, liveness: None, embedding: None });
+    }
+    let face = found.swap_remove(0);
+    checks.push(Check::pass("selfie_face", Some(face.score), None));
+    let (live, emb) = futures_util::future::join(faces.liveness(img.clone(), &face), faces.embed(img, &face)).await;
+    let (live, emb) = (live?, emb?);
+    checks.push(Check::at_least("selfie_liveness", Reason::SelfieNotLive, live.score, op.threshold));
+    if face.quality.issues.is_empty() {
+        checks.push(Check::pass("selfie_quality", None, None));
+    } else {
+        let issues = face.quality.issues.join(", ");
+        checks.push(Check::fail("selfie_quality", Reason::SelfieLowQuality, None, None).with_detail(issues));
+    }
+    Ok(SelfieResult { checks, face: Some(face), liveness: Some(live), embedding: Some(emb) })
+}
+
+async fn document_stage(
+    faces: &FacePipeline,
+    front: Arc<RgbImage>,
+    back: Option<Arc<RgbImage>>,
+) -> Result<(DocumentRead, Option<Vec<f32>>), ApiError> {
+    let read = DocumentPipeline::new(faces.clone()).read(front.clone(), back).await?;
+    let embedding = match &read.portrait {
+        Some(p) => Some(faces.embed(front, p).await?),
+        None => None,
+    };
+    Ok((read, embedding))
+}
+
+fn document_checks(doc: &DocumentRead, min_age: Option<i32>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    checks.push(match &doc.portrait {
+        Some(p) => Check::pass("document_portrait", Some(p.score), None),
+        None => Check::fail("document_portrait", Reason::NoFaceOnDocument, None, None),
+    });
+    let Some(mrz) = &doc.mrz else {
+        checks
+            .push(Check::fail("mrz", Reason::MrzNotFound, None, None).with_detail("no machine-readable zone was read"));
+        for name in ["mrz_check_digits", "document_expiry"] {
+            checks.push(Check::skip(name, "no MRZ"));
+        }
+        if min_age.is_some() {
+            checks.push(Check::skip("age", "no MRZ"));
+        }
+        return checks;
+    };
+    checks.push(Check::pass("mrz", None, None));
+    checks.push(if mrz.valid {
+        Check::pass("mrz_check_digits", None, None)
+    } else {
+        let bad: Vec<&str> = mrz.checks.iter().filter(|c| !c.valid).map(|c| c.field).collect();
+        Check::fail("mrz_check_digits", Reason::MrzCheckDigit, None, None)
+            .with_detail(format!("invalid check digit: {}", bad.join(", ")))
+    });
+    checks.push(match doc.checks.expired {
+        Some(true) => Check::fail("document_expiry", Reason::DocumentExpired, None, None)
+            .with_detail(format!("expired on {} (checked on {})", mrz.expiry_date, doc.today)),
+        Some(false) => Check::pass("document_expiry", None, None),
+        None => Check::fail("document_expiry", Reason::MrzCheckDigit, None, None)
+            .with_detail(format!("the expiry date {:?} is not a date", mrz.expiry_date)),
+    });
+    if let Some(min) = min_age {
+        checks.push(match doc.checks.age_years {
+            Some(age) => Check::at_least("age", Reason::Underage, age as f32, min as f32),
+            None => Check::fail("age", Reason::MrzCheckDigit, None, Some(min as f32))
+                .with_detail(format!("the birth date {:?} is not a date", mrz.birth_date)),
+        });
+    }
+    checks
+}
+
+fn identity(doc: &DocumentRead) -> Option<Identity> {
+    let m = doc.mrz.as_ref()?;
+    Some(Identity {
+        document_type: doc.document_type.clone(),
+        document_number: m.document_number.clone(),
+        issuing_state: m.issuing_state.clone(),
+        surname: m.surname.clone(),
+        given_names: m.given_names.clone(),
+        nationality: m.nationality.clone(),
+        birth_date: m.birth_date.clone(),
+        sex: m.sex.clone(),
+        expiry_date: m.expiry_date.clone(),
+        age_years: doc.checks.age_years,
+    })
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// Runs the whole flow; `started` is when the request arrived (for `timings_ms.total`).
+pub async fn run(
+    faces: &FacePipeline,
+    gallery: &Arc<Gallery>,
+    policy: &Policy,
+    images: Images,
+    options: Options,
+    started: Instant,
+) -> Result<OnboardingResponse, ApiError> {
+    let selfie_fut = async {
+        let t = Instant::now();
+        selfie_stage(faces, images.selfie, options.liveness).await.map(|r| (r, ms(t)))
+    };
+    let document_fut = async {
+        let t = Instant::now();
+        document_stage(faces, images.document, images.document_back).await.map(|r| (r, ms(t)))
+    };
+    let (selfie, document) = futures_util::future::join(selfie_fut, document_fut).await;
+    let ((selfie, selfie_ms), ((doc, portrait_embedding), document_ms)) = (selfie?, document?);
+
+    let mut timings = Timings { selfie: selfie_ms, document: document_ms, ..Timings::default() };
+    let mut checks = selfie.checks;
+    checks.extend(document_checks(&doc, options.min_age));
+    let t = Instant::now();
+    checks.push(match (&selfie.embedding, &portrait_embedding) {
+        (Some(a), Some(b)) => {
+            Check::at_least("face_match", Reason::FaceMismatch, cosine(a, b), options.matching.threshold)
+        }
+        (None, _) => Check::skip("face_match", "no single face on the selfie"),
+        (_, None) => Check::skip("face_match", "no face on the document"),
+    });
+    timings.face_match = ms(t);
+
+    let mut duplicates = Vec::new();
+    if let Some(collection) = options.collection {
+        let t = Instant::now();
+        checks.push(match selfie.embedding {
+            Some(query) => {
+                let threshold = options.matching.threshold;
+                duplicates = search::duplicates(gallery, collection, query, threshold, options.external_id).await?;
+                match duplicates.first() {
+                    None => Check::pass("duplicate", None, Some(threshold)),
+                    Some(d) => Check::fail("duplicate", Reason::DuplicateIdentity, Some(d.similarity), Some(threshold))
+                        .with_detail(format!("matches enrolled external_id {:?}", d.external_id)),
+                }
+            }
+            None => Check::skip("duplicate", "no single face on the selfie"),
+        });
+        timings.duplicate_search = Some(ms(t));
+    }
+    let (decision, reasons) = decide(&mut checks, policy);
+    timings.total = ms(started);
+    tracing::info!(?decision, ?reasons, total_ms = timings.total, "onboarding");
+    Ok(OnboardingResponse {
+        decision,
+        reasons,
+        checks,
+        identity: identity(&doc),
+        selfie_face: selfie.face,
+        selfie_liveness: selfie.liveness,
+        document: doc,
+        duplicates,
+        timings_ms: timings,
+    })
+}
