@@ -6,7 +6,7 @@ use super::{
     input::{read_form, FieldSpec},
     state::AppState,
 };
-use crate::{error::ApiError, pipeline::document::DocumentPipeline};
+use crate::error::ApiError;
 
 const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &["back"], options: &[] };
 
@@ -16,6 +16,6 @@ pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Paylo
     let mut form = read_form(&req, body, &READ, &state.http).await?;
     let [front, back] = form.decode_images(["image", "back"], &state.http).await?;
     let front = front.ok_or_else(|| ApiError::MissingField("image".into()))?;
-    let read = DocumentPipeline::new(state.faces.clone()).read(front, back).await?;
+    let read = state.documents.read(front, back).await?;
     Ok(HttpResponse::Ok().json(read))
 }

@@ -81,7 +81,15 @@ pub async fn onboarding(
         document: document.ok_or_else(|| missing("document"))?,
         document_back,
     };
-    let report =
-        onboarding::run(&state.faces, &state.gallery, &state.onboarding_policy, images, options, started).await?;
+    let report = onboarding::run(
+        &state.faces,
+        &state.documents,
+        &state.gallery,
+        &state.onboarding_policy,
+        images,
+        options,
+        started,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(report))
 }

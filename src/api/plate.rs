@@ -7,10 +7,7 @@ use super::{
     input::{read_form, FieldSpec},
     state::AppState,
 };
-use crate::{
-    error::ApiError,
-    pipeline::{ocr::Ocr, plate::PlateReader},
-};
+use crate::error::ApiError;
 
 const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &[] };
 
@@ -19,6 +16,6 @@ const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], op
 pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut form = read_form(&req, body, &READ, &state.http).await?;
     let img = form.image("image", &state.http).await?;
-    let plates = PlateReader::new(Ocr::new(state.faces.engine().clone())).read(img).await?;
+    let plates = state.plates.read(img).await?;
     Ok(HttpResponse::Ok().json(json!({ "plates": plates })))
 }

@@ -11,12 +11,15 @@ use crate::{
     cluster::Cluster,
     config::HttpConfig,
     gallery::Gallery,
-    pipeline::{onboarding::Policy, FacePipeline},
+    pipeline::{document::DocumentPipeline, onboarding::Policy, plate::PlateReader, FacePipeline},
 };
 
 /// What every handler can reach.
 pub struct AppState {
     pub faces: FacePipeline,
+    /// Built once: the OCR's character lists and class masks are kept across requests.
+    pub documents: DocumentPipeline,
+    pub plates: PlateReader,
     pub gallery: Arc<Gallery>,
     pub http: HttpConfig,
     pub api_keys: Arc<Vec<String>>,
@@ -39,8 +42,12 @@ impl AppState {
             tracing::error!("onboarding policy: {e}; using the defaults");
             Policy::default()
         });
+        let documents = DocumentPipeline::new(faces.clone());
+        let plates = PlateReader::new(documents.ocr().clone());
         AppState {
             faces,
+            documents,
+            plates,
             gallery,
             http,
             api_keys: Arc::new(api_keys),

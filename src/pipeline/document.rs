@@ -92,9 +92,15 @@ pub struct DocumentPipeline {
 }
 
 impl DocumentPipeline {
+    /// Built once per server (its OCR keeps each recogniser's character list and class masks).
     pub fn new(faces: FacePipeline) -> DocumentPipeline {
         let ocr = Ocr::new(faces.engine().clone());
         DocumentPipeline { mrz: MrzReader::new(ocr.clone()), ocr, faces }
+    }
+
+    /// The OCR this pipeline reads with (shared with the plate reader).
+    pub fn ocr(&self) -> &Ocr {
+        &self.ocr
     }
 
     /// The MRZ of one side: the zone among its OCR lines, recovered from the image when that

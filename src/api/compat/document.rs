@@ -14,12 +14,7 @@ use crate::{
         state::AppState,
     },
     error::ApiError,
-    pipeline::{
-        document::{DocumentPipeline, DocumentRead},
-        ocr::Ocr,
-        plate::PlateReader,
-        Face,
-    },
+    pipeline::{document::DocumentRead, Face},
     vision::pool,
 };
 
@@ -98,7 +93,7 @@ fn idcard_failure(error: ApiError) -> Failure {
 
 async fn idcard(state: &web::Data<AppState>, mut form: Form, name: &'static str) -> Result<Value, Failure> {
     let img = form.image(name, &state.http).await.map_err(idcard_failure)?;
-    let doc = DocumentPipeline::new(state.faces.clone()).read(img.clone(), None).await.map_err(idcard_failure)?;
+    let doc = state.documents.read(img.clone(), None).await.map_err(idcard_failure)?;
     let portrait = match doc.portrait.clone() {
         Some(face) => pool::run(move || Ok(portrait_png(&img, &face))).await.map_err(idcard_failure)?,
         None => None,
@@ -112,7 +107,7 @@ fn alpr_failure(error: ApiError) -> Failure {
 
 async fn alpr(state: &web::Data<AppState>, mut form: Form, name: &'static str) -> Result<Value, Failure> {
     let img = form.image(name, &state.http).await.map_err(alpr_failure)?;
-    let plates = PlateReader::new(Ocr::new(state.faces.engine().clone())).read(img).await.map_err(alpr_failure)?;
+    let plates = state.plates.read(img).await.map_err(alpr_failure)?;
     let (mut number, mut coordinate, mut score) = (Map::new(), Map::new(), Map::new());
     for (i, p) in plates.iter().enumerate() {
         let key = format!("vehicle {}", i + 1);

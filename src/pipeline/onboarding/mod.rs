@@ -120,11 +120,12 @@ async fn selfie_stage(faces: &FacePipeline, img: Arc<RgbImage>, op: OperatingPoi
 }
 
 async fn document_stage(
+    documents: &DocumentPipeline,
     faces: &FacePipeline,
     front: Arc<RgbImage>,
     back: Option<Arc<RgbImage>>,
 ) -> Result<(DocumentRead, Option<Vec<f32>>), ApiError> {
-    let read = DocumentPipeline::new(faces.clone()).read(front.clone(), back).await?;
+    let read = documents.read(front.clone(), back).await?;
     let embedding = match &read.portrait {
         Some(p) => Some(faces.embed(front, p).await?),
         None => None,
@@ -197,6 +198,7 @@ fn ms(since: Instant) -> f64 {
 /// Runs the whole flow; `started` is when the request arrived (for `timings_ms.total`).
 pub async fn run(
     faces: &FacePipeline,
+    documents: &DocumentPipeline,
     gallery: &Arc<Gallery>,
     policy: &Policy,
     images: Images,
@@ -209,7 +211,7 @@ pub async fn run(
     };
     let document_fut = async {
         let t = Instant::now();
-        document_stage(faces, images.document, images.document_back).await.map(|r| (r, ms(t)))
+        document_stage(documents, faces, images.document, images.document_back).await.map(|r| (r, ms(t)))
     };
     let (selfie, document) = futures_util::future::join(selfie_fut, document_fut).await;
     let ((selfie, selfie_ms), ((doc, portrait_embedding), document_ms)) = (selfie?, document?);
