@@ -223,6 +223,12 @@ async fn every_bad_input_gets_its_documented_4xx() {
             "invalid_multipart",
         ),
         ("unknown route", test::TestRequest::get().uri("/v1/nope"), 404, "not_found"),
+        (
+            "query number out of range",
+            test::TestRequest::get().uri("/v1/collections/c/faces?limit=9223372036854775808"),
+            400,
+            "invalid_field",
+        ),
         ("wrong method", test::TestRequest::get().uri("/v1/faces/detect"), 405, "method_not_allowed"),
     ];
     for (what, req, status, code) in cases {

@@ -159,7 +159,7 @@ pub struct Page {
     after: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"), ("after" = Option<String>, Query, description = "face_id to continue after (the `next` of the previous page)")), responses((status = 200, description = "A page of faces and `next`", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+#[utoipa::path(get, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000 (default 100)"), ("after" = Option<String>, Query, description = "face_id to continue after (the `next` of the previous page)")), responses((status = 200, description = "A page of faces and `next`", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
         crate::api::schema::StoreErrors))]
 pub async fn list_faces(
     state: web::Data<AppState>,

@@ -24,6 +24,7 @@ use actix_web::{
 };
 
 pub use self::state::AppState;
+use crate::error::ApiError;
 
 /// The application, shared by `main`, the tests and the benches. Its routes are the table in
 /// [`routes`].
@@ -43,6 +44,16 @@ pub fn build_app(
     App::new()
         .app_data(state)
         .app_data(spec)
+        // A query string or path segment that does not parse answers in the error shape of
+        // every other bad input (actix' own answer would be text/plain).
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::InvalidField { field: "query".into(), reason: e.to_string() }.into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::InvalidField { field: "path".into(), reason: e.to_string() }.into()),
+        )
         .wrap(from_fn(middleware::observe))
         .configure(routes::register)
         .default_service(web::to(routes::not_found))

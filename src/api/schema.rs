@@ -47,6 +47,41 @@ pub enum StoreErrors {
     Unavailable(#[to_schema] ErrorBody),
 }
 
+/// The errors of the KBY-AI compatible routes: the status of verity's error table (200 with
+/// `VERITY_COMPAT_STATUS_200`), a KBY-AI body with verity's RFC 7807 object under `error`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum KbyErrors {
+    /// Missing, unknown or invalid field (`Failed to open file...`)
+    #[response(status = 400)]
+    BadRequest(#[to_schema] KbyFailure),
+    /// unauthorized (API keys are configured)
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] KbyFailure),
+    /// Payload or image too large
+    #[response(status = 413)]
+    TooLarge(#[to_schema] KbyFailure),
+    /// Not an accepted content or image type
+    #[response(status = 415)]
+    UnsupportedType(#[to_schema] KbyFailure),
+    /// No face, or an image that does not decode
+    #[response(status = 422)]
+    Unprocessable(#[to_schema] KbyFailure),
+    /// overloaded
+    #[response(status = 429)]
+    Overloaded(#[to_schema] KbyFailure),
+    /// Models not ready, or deadline exceeded
+    #[response(status = 503)]
+    Unavailable(#[to_schema] KbyFailure),
+}
+
+/// A KBY-AI failure body (`resultCode` or `Status`, ...) with verity's error under `error`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct KbyFailure {
+    error: ErrorBody,
+}
+
 /// An image: a file (multipart) or a base64 string (JSON).
 pub type ImageField = String;
 

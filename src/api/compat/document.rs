@@ -149,7 +149,7 @@ async fn run(
 #[utoipa::path(post, path = "/idcard_recognition", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "Status, Document Name, Surname, Given Names, ..., MRZ, Images.Portrait", body = Object),
-              (status = 415, description = "Status: Error (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn idcard_recognition(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -162,7 +162,7 @@ pub async fn idcard_recognition(
 #[utoipa::path(post, path = "/idcard_recognition_base64", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "Status, Document Name, Surname, Given Names, ..., MRZ, Images.Portrait", body = Object),
-              (status = 400, description = "Status: Error (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn idcard_recognition_base64(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -175,7 +175,7 @@ pub async fn idcard_recognition_base64(
 #[utoipa::path(post, path = "/alpr", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "result, \"plate number\", coordinate, score keyed \"vehicle N\"", body = Object),
-              (status = 415, description = "Failed to open file1 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn alpr_file(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -188,7 +188,7 @@ pub async fn alpr_file(
 #[utoipa::path(post, path = "/alpr_base64", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "result, \"plate number\", coordinate, score keyed \"vehicle N\"", body = Object),
-              (status = 400, description = "Failed to open file1 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn alpr_base64(
     state: web::Data<AppState>,
     req: HttpRequest,

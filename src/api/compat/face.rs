@@ -191,7 +191,7 @@ async fn run_liveness(
 #[utoipa::path(post, path = "/compare_face", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyCompareFiles, content_type = "multipart/form-data"),
     responses((status = 200, description = "resultCode, faces1, faces2, results[].similarity (KBY-AI scale)", body = Object),
-              (status = 422, description = "No face1 / No face2 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn compare_face(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -204,7 +204,7 @@ pub async fn compare_face(
 #[utoipa::path(post, path = "/compare_face_base64", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyCompareBase64, content_type = "application/json"),
     responses((status = 200, description = "resultCode, faces1, faces2, results[].similarity (KBY-AI scale)", body = Object),
-              (status = 422, description = "No face1 / No face2 (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn compare_face_base64(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -217,7 +217,7 @@ pub async fn compare_face_base64(
 #[utoipa::path(post, path = "/check_liveness", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "face_state.result (Real/Spoof), face_state.liveness_score, faces", body = Object),
-              (status = 422, description = "No face / Multiple face (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn check_liveness(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -230,7 +230,7 @@ pub async fn check_liveness(
 #[utoipa::path(post, path = "/check_liveness_base64", tag = "kby-ai compatible",
     request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "face_state.result (Real/Spoof), face_state.liveness_score, faces", body = Object),
-              (status = 422, description = "No face / Multiple face (200 with VERITY_COMPAT_STATUS_200)", body = Object)))]
+              crate::api::schema::KbyErrors))]
 pub async fn check_liveness_base64(
     state: web::Data<AppState>,
     req: HttpRequest,
