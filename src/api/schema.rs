@@ -83,7 +83,10 @@ pub struct KbyFailure {
 }
 
 /// An image: a file (multipart) or a base64 string (JSON).
-pub type ImageField = String;
+#[derive(ToSchema)]
+#[schema(min_length = 1)]
+#[allow(dead_code)]
+pub struct ImageField(String);
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -130,6 +133,7 @@ pub struct OnboardingForm {
     /// The applicant's own external_id: matches of it are not duplicates.
     external_id: Option<String>,
     /// Minimum age in whole years (checked against the MRZ birth date).
+    #[schema(minimum = 0, maximum = 150)]
     min_age: Option<i32>,
     liveness_operating_point: Option<String>,
     match_operating_point: Option<String>,
@@ -139,6 +143,7 @@ pub struct OnboardingForm {
 #[allow(dead_code)]
 pub struct CreateCollectionForm {
     /// 1 to 128 characters of letters, digits and `- _ . : @`.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.:@-]+$")]
     id: String,
     description: Option<String>,
 }
@@ -148,6 +153,7 @@ pub struct CreateCollectionForm {
 pub struct EnrollForm {
     image: ImageField,
     /// Your identifier of the person (1 to 256 characters).
+    #[schema(min_length = 1, max_length = 256, pattern = "^[A-Za-z0-9_.:@-]+$")]
     external_id: String,
     /// A JSON object (as text in multipart), at most 16 KiB.
     metadata: Option<String>,
@@ -163,8 +169,10 @@ pub struct SearchForm {
     /// ...or by an enrolled face.
     face_id: Option<String>,
     /// 1 to 100 (default 5).
+    #[schema(minimum = 1, maximum = 100)]
     top_k: Option<u32>,
     /// Cosine similarity cut-off (overrides the operating point).
+    #[schema(minimum = -1, maximum = 1)]
     threshold: Option<f32>,
     operating_point: Option<String>,
 }
@@ -173,6 +181,7 @@ pub struct SearchForm {
 #[allow(dead_code)]
 pub struct ReembedForm {
     /// Faces per chunk (1 to 10000, default 256).
+    #[schema(minimum = 1, maximum = 10000)]
     chunk_size: Option<u32>,
 }
 
