@@ -110,11 +110,9 @@ impl Form {
     }
 
     /// Decodes image field `name` on the preprocessing pool.
-    #[tracing::instrument(name = "decode", skip_all, fields(field = name))]
     pub async fn image(&mut self, name: &'static str, cfg: &HttpConfig) -> Result<Arc<RgbImage>, ApiError> {
-        let bytes = self.images.remove(name).ok_or_else(|| ApiError::MissingField(name.to_string()))?;
-        let max_pixels = cfg.max_image_pixels;
-        pool::run(move || decode::decode(name, &bytes, max_pixels).map(Arc::new)).await
+        let [img] = self.images([name], cfg).await?;
+        Ok(img)
     }
 }
 

@@ -45,7 +45,11 @@ pub fn respond(state: &web::Data<AppState>, result: Result<Value, Failure>) -> H
             if matches!(error, ApiError::Internal(_)) {
                 tracing::error!(detail = %error, "internal error on a compat route");
             }
-            HttpResponse::build(status).json(body)
+            let mut resp = HttpResponse::build(status);
+            if let Some(seconds) = error.retry_after() {
+                resp.insert_header(("Retry-After", seconds.to_string()));
+            }
+            resp.json(body)
         }
     }
 }
