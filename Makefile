@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check eval eval-documents synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-shutdown  SIGTERM under load: every accepted request must succeed"
 	@echo "make bench-memory  RSS after start, after 10,000 hostile images, over a 10-minute soak"
 	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
+	@echo "make conformance  schemathesis --checks all against a real server (part of make test)"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 	@echo "make eval       accuracy on the dev sets and the synthetic sets (make eval-documents: the MRZ reader);"
 	@echo "                 per-item CSVs under target/eval/"
@@ -108,9 +109,18 @@ test: setup pytools evaltools k8s-tools
 	    echo "==> cargo test --release"; \
 	    $(GPU_ENV) VERITY_EP=$(EP) VERITY_TEST_DATABASE_URL="$$url" KUBECONFIG="$$KUBECONFIG" $(CARGO) test --release --locked || rc=$$?; \
 	  fi; \
+	  if [ $$rc = 0 ]; then \
+	    echo "==> conformance (schemathesis against a real server)"; \
+	    $(CARGO) build --release --locked && $(GPU_ENV) VERITY_EP=$(EP) bash scripts/conformance.sh || rc=$$?; \
+	  fi; \
 	  [ -n "$${VERITY_TEST_DATABASE_URL:-}" ] || bash scripts/pg.sh stop; \
 	  [ -z "$$k8s" ] || $(K8S_TEST_TOOL)/stop.sh; \
 	  exit $$rc
+
+# schemathesis --checks all against a real server on loopback (also the last step of `make test`).
+conformance: setup pytools build
+	@echo "==> conformance (schemathesis against a real server)"
+	@$(GPU_ENV) VERITY_EP=$(EP) bash scripts/conformance.sh
 
 lint:
 	$(CARGO) fmt --check

@@ -198,6 +198,27 @@ async fn every_bad_input_gets_its_documented_4xx() {
             400,
             "invalid_field",
         ),
+        // The JSON types of the field declarations (the same that the OpenAPI schema shows).
+        ("id as a boolean", post_json("/v1/collections", json!({ "id": false })), 400, "invalid_field"),
+        ("an unknown property", post_json("/v1/collections", json!({ "id": "c", "extra": 1 })), 400, "unknown_field"),
+        (
+            "a number as a string",
+            post_json("/v1/onboarding", json!({ "selfie": "aGk=", "document": "aGk=", "min_age": "18" })),
+            400,
+            "invalid_field",
+        ),
+        (
+            "an operating point as a number",
+            post_json("/v1/faces/liveness", json!({ "image": "aGk=", "operating_point": 1 })),
+            400,
+            "invalid_field",
+        ),
+        (
+            "both alternatives of search",
+            post_json("/v1/collections/c/search", json!({ "image": "aGk=", "face_id": "f" })),
+            400,
+            "invalid_field",
+        ),
         (
             "text/plain body",
             test::TestRequest::post()

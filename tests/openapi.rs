@@ -86,3 +86,55 @@ async fn the_ui_is_served_from_the_binary() {
     let (s, _) = send(&app, test::TestRequest::get().uri("/docs")).await;
     assert_eq!(s, 308);
 }
+
+#[actix_web::test]
+async fn request_bodies_are_the_field_declarations_the_handlers_parse_with() {
+    let app = test::init_service(build_app(state().await)).await;
+    let (_, doc) = send(&app, test::TestRequest::get().uri("/openapi.json")).await;
+    let mut checked = 0;
+    for r in routes::ROUTES {
+        let op = &doc["paths"][routes::openapi_path(r.path)][r.method];
+        let Some(spec) = r.fields else {
+            assert!(op.get("requestBody").is_none(), "{} {}: a body without a declaration", r.method, r.path);
+            continue;
+        };
+        let body = &op["requestBody"];
+        assert_eq!(body["required"].as_bool(), Some(spec.body_required), "{} {}", r.method, r.path);
+        let content = body["content"].as_object().unwrap();
+        assert!(!content.is_empty(), "{} {}: no media type", r.method, r.path);
+        for (media, c) in content {
+            // A closed object, or (with an exactly-one rule) one closed object per alternative.
+            let variants = c["schema"]["oneOf"].as_array().cloned().unwrap_or_else(|| vec![c["schema"].clone()]);
+            assert_eq!(variants.len(), spec.exactly_one.len().max(1), "{} {} {media}", r.method, r.path);
+            let mut described = std::collections::BTreeSet::new();
+            for schema in &variants {
+                assert_eq!(schema["additionalProperties"], false, "{} {} {media}", r.method, r.path);
+                let required: Vec<&str> = schema["required"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                for (name, p) in schema["properties"].as_object().unwrap() {
+                    described.insert(name.clone());
+                    let f =
+                        spec.field(name).unwrap_or_else(|| panic!("{} {}: {name} is not declared", r.method, r.path));
+                    let alternative = spec.exactly_one.contains(&f.name);
+                    assert_eq!(
+                        required.contains(&f.name),
+                        f.required || alternative,
+                        "{} {} {media}: {name}",
+                        r.method,
+                        r.path
+                    );
+                    if matches!(f.kind, verity::api::fields::Kind::Image) {
+                        let format = if media == "application/json" { "byte" } else { "binary" };
+                        assert_eq!(p["format"], format, "{} {} {media}: {name}", r.method, r.path);
+                    }
+                }
+            }
+            let declared: std::collections::BTreeSet<String> = spec.fields.iter().map(|f| f.name.to_string()).collect();
+            assert_eq!(described, declared, "{} {} {media}", r.method, r.path);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} request bodies");
+}

@@ -3,15 +3,17 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{
-    input::{read_form, FieldSpec},
+    input::{read_form, Field, FieldSpec, Kind},
     state::AppState,
 };
 use crate::error::ApiError;
 
-const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &["back"], options: &[] };
+pub const READ: FieldSpec = FieldSpec::new(&[
+    Field::new("image", Kind::Image, "The document's front side (JPEG, PNG, WebP or BMP)."),
+    Field::optional("back", Kind::Image, "The back side (its text joins the MRZ search)."),
+]);
 
-#[utoipa::path(post, path = "/v1/documents/read", operation_id = "read_document", tag = "documents", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::schema::DocumentForm = "multipart/form-data"), (crate::api::schema::DocumentForm = "application/json"))), responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), crate::api::schema::ModelErrors))]
+#[utoipa::path(post, path = "/v1/documents/read", operation_id = "read_document", tag = "documents", responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), crate::api::schema::ModelErrors))]
 pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut form = read_form(&req, body, &READ, &state.http).await?;
     let [front, back] = form.decode_images(["image", "back"], &state.http).await?;

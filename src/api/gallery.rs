@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    input::{read_form, FieldSpec, Form},
+    input::{read_form, Field, FieldSpec, Kind},
     state::AppState,
 };
 use crate::{
@@ -22,46 +22,42 @@ use crate::{
     telemetry::metrics,
 };
 
-const CREATE: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["id", "description"] };
-const ENROLL: FieldSpec =
-    FieldSpec { images: &["image"], optional_images: &[], options: &["external_id", "metadata", "expires_at"] };
-const SEARCH: FieldSpec = FieldSpec {
-    images: &[],
-    optional_images: &["image"],
-    options: &["face_id", "top_k", "threshold", "operating_point"],
-};
+pub const CREATE: FieldSpec = FieldSpec::new(&[
+    Field::new("id", Kind::Id { max: 128 }, "The collection's id."),
+    Field::optional("description", Kind::Text { max: 1024 }, "Free text."),
+]);
+pub const ENROLL: FieldSpec = FieldSpec::new(&[
+    Field::new("image", Kind::Image, "An image with the face to enroll (the largest is taken)."),
+    Field::new("external_id", Kind::Id { max: 256 }, "Your identifier of the person."),
+    Field::optional(
+        "metadata",
+        Kind::Object { max_bytes: 16 * 1024 },
+        "A JSON object (as text in multipart), at most 16 KiB.",
+    ),
+    Field::optional(
+        "expires_at",
+        Kind::FutureTime,
+        "RFC 3339 time after which the retention purge deletes the face (in the future).",
+    ),
+]);
+pub const SEARCH: FieldSpec = FieldSpec::new(&[
+    Field::optional("image", Kind::Image, "Search by image..."),
+    Field::optional("face_id", Kind::Id { max: 256 }, "...or by an enrolled face."),
+    Field::optional("top_k", Kind::Integer { min: 1, max: 100 }, "How many matches at most (default 5)."),
+    Field::optional(
+        "threshold",
+        Kind::Number { min: -1.0, max: 1.0 },
+        "Cosine similarity cut-off (overrides the operating point).",
+    ),
+    Field::optional("operating_point", Kind::OperatingPoint(&operating::VERIFY), "The match threshold by name."),
+])
+.exactly_one(&["image", "face_id"]);
 
-const MAX_TOP_K: usize = 100;
-
-fn valid_id(field: &str, id: &str, max: usize) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= max
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidField {
-            field: field.into(),
-            reason: format!("1 to {max} characters of letters, digits and - _ . : @"),
-        })
-    }
+fn required<'a>(form: &'a super::input::Form, name: &str) -> Result<&'a str, ApiError> {
+    form.text(name).ok_or_else(|| ApiError::MissingField(name.to_string()))
 }
 
-fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, ApiError> {
-    form.option(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::MissingField(name.to_string()))
-}
-
-fn parse_number<T: std::str::FromStr>(form: &Form, name: &str) -> Result<Option<T>, ApiError> {
-    form.option(name)
-        .map(|v| {
-            v.parse::<T>()
-                .map_err(|_| ApiError::InvalidField { field: name.into(), reason: format!("not a number: {v:?}") })
-        })
-        .transpose()
-}
-
-#[utoipa::path(post, path = "/v1/collections", tag = "gallery", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::schema::CreateCollectionForm = "multipart/form-data"), (crate::api::schema::CreateCollectionForm = "application/json"))), responses((status = 201, description = "Created", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
+#[utoipa::path(post, path = "/v1/collections", tag = "gallery", responses((status = 201, description = "Created", body = Object), (status = 400, description = "Missing, unknown or invalid field", body = crate::error::ErrorBody),
         (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
         (status = 409, description = "Conflict", body = crate::error::ErrorBody),
         (status = 503, description = "Models not ready, gallery unavailable, or deadline exceeded", body = crate::error::ErrorBody)))]
@@ -72,9 +68,8 @@ pub async fn create_collection(
 ) -> Result<HttpResponse, ApiError> {
     let form = read_form(&req, body, &CREATE, &state.http).await?;
     let id = required(&form, "id")?;
-    valid_id("id", id, 128)?;
-    state.gallery.create_collection(id, form.option("description")).await?;
-    Ok(HttpResponse::Created().json(json!({ "id": id, "description": form.option("description") })))
+    state.gallery.create_collection(id, form.text("description")).await?;
+    Ok(HttpResponse::Created().json(json!({ "id": id, "description": form.text("description") })))
 }
 
 #[utoipa::path(get, path = "/v1/collections", tag = "gallery", responses((status = 200, description = "Collections with face counts", body = Object), (status = 401, description = "unauthorized", body = crate::error::ErrorBody),
@@ -89,8 +84,7 @@ pub async fn delete_collection(state: web::Data<AppState>, path: web::Path<Strin
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::schema::EnrollForm = "multipart/form-data"), (crate::api::schema::EnrollForm = "application/json"))), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::schema::ModelErrors))]
+#[utoipa::path(post, path = "/v1/collections/{id}/faces", tag = "gallery", params(("id" = String, Path)), responses((status = 201, description = "Enrolled", body = Object), (status = 200, description = "Already enrolled (same collection, external_id and image)", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::schema::ModelErrors))]
 pub async fn enroll(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -101,35 +95,8 @@ pub async fn enroll(
     let collection = path.into_inner();
     let mut form = read_form(&req, body, &ENROLL, &state.http).await?;
     let external_id = required(&form, "external_id")?.to_string();
-    valid_id("external_id", &external_id, 256)?;
-    let metadata = match form.option("metadata") {
-        None | Some("") => None,
-        Some(m) if m.len() > 16 * 1024 => {
-            return Err(ApiError::InvalidField { field: "metadata".into(), reason: "over 16 KiB".into() })
-        }
-        Some(m) => match serde_json::from_str::<serde_json::Value>(m) {
-            Ok(v @ serde_json::Value::Object(_)) => Some(v.to_string()),
-            _ => {
-                return Err(ApiError::InvalidField { field: "metadata".into(), reason: "must be a JSON object".into() })
-            }
-        },
-    };
-    let expires_at = match form.option("expires_at").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => {
-            let t: jiff::Timestamp = v.parse().map_err(|_| ApiError::InvalidField {
-                field: "expires_at".into(),
-                reason: format!("an RFC 3339 timestamp such as 2030-01-31T00:00:00Z, not {v:?}"),
-            })?;
-            if t <= jiff::Timestamp::now() {
-                return Err(ApiError::InvalidField {
-                    field: "expires_at".into(),
-                    reason: "must be in the future".into(),
-                });
-            }
-            Some(t.as_second())
-        }
-    };
+    let metadata = form.text("metadata").map(String::from);
+    let expires_at = form.time("expires_at");
     let (image, image_sha256) = form.image_with_sha256("image", &state.http).await?;
     let enrollment = Enrollment {
         collection: collection.clone(),
@@ -195,8 +162,7 @@ pub async fn delete_subject(
     Ok(HttpResponse::Ok().json(json!({ "external_id": external_id, "deleted_faces": deleted })))
 }
 
-#[utoipa::path(post, path = "/v1/collections/{id}/search", tag = "gallery", params(("id" = String, Path)), request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::schema::SearchForm = "multipart/form-data"), (crate::api::schema::SearchForm = "application/json"))), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::schema::ModelErrors))]
+#[utoipa::path(post, path = "/v1/collections/{id}/search", tag = "gallery", params(("id" = String, Path)), responses((status = 200, description = "Best matches above the threshold", body = Object), (status = 404, description = "collection_not_found, or face_not_found for a face_id", body = crate::error::ErrorBody), crate::api::schema::ModelErrors))]
 pub async fn search(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -206,25 +172,13 @@ pub async fn search(
     let started = Instant::now();
     let collection = path.into_inner();
     let mut form = read_form(&req, body, &SEARCH, &state.http).await?;
-    let top_k = parse_number::<usize>(&form, "top_k")?.unwrap_or(5);
-    if !(1..=MAX_TOP_K).contains(&top_k) {
-        return Err(ApiError::InvalidField { field: "top_k".into(), reason: format!("between 1 and {MAX_TOP_K}") });
-    }
-    let op = operating::pick(&operating::VERIFY, form.option("operating_point"))?;
-    let threshold = parse_number::<f32>(&form, "threshold")?.unwrap_or(op.threshold);
-    if !(-1.0..=1.0).contains(&threshold) {
-        return Err(ApiError::InvalidField { field: "threshold".into(), reason: "between -1 and 1".into() });
-    }
-    let query = match (form.has_image("image"), form.option("face_id").map(String::from)) {
-        (true, None) => Query::Image(form.image("image", &state.http).await?),
-        (false, Some(face_id)) => Query::Face(face_id),
-        (true, Some(_)) => {
-            return Err(ApiError::InvalidField {
-                field: "face_id".into(),
-                reason: "give either image or face_id".into(),
-            })
-        }
-        (false, None) => return Err(ApiError::MissingField("image".into())),
+    let top_k = form.integer("top_k").unwrap_or(5) as usize;
+    let op = operating::pick(&operating::VERIFY, form.text("operating_point"))?;
+    let threshold = form.number("threshold").map_or(op.threshold, |t| t as f32);
+    // The spec lets exactly one of image and face_id through.
+    let query = match form.text("face_id") {
+        Some(face_id) => Query::Face(face_id.to_string()),
+        None => Query::Image(form.image("image", &state.http).await?),
     };
     let Found { matches, face } =
         search::search(&state.faces, &state.gallery, &collection, query, top_k, threshold).await?;
@@ -233,7 +187,7 @@ pub async fn search(
         "collection": collection,
         "matches": matches.iter().map(|h| json!({ "external_id": h.external_id, "face_id": h.face_id, "similarity": h.similarity })).collect::<Vec<_>>(),
         "threshold": threshold,
-        "operating_point": if form.option("threshold").is_some() { "custom" } else { op.name },
+        "operating_point": if form.has("threshold") { "custom" } else { op.name },
         "top_k": top_k,
         "face": face,
     })))

@@ -1,5 +1,6 @@
 //! Reading a route's fields from multipart/form-data or from a JSON body with base64 images,
-//! with the same names in both; size caps, unknown and missing fields, and image decoding.
+//! with the same names in both, checked against the route's [`FieldSpec`]: size caps, unknown,
+//! missing and invalid fields, and image decoding.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -9,53 +10,59 @@ use futures_util::StreamExt;
 use image::RgbImage;
 use tracing::Instrument;
 
+use super::fields::{self, Value};
+pub use super::fields::{Field, FieldSpec, Kind, Media};
 use crate::{
     config::HttpConfig,
     error::ApiError,
     vision::{decode, pool},
 };
 
-/// The fields a route takes.
-pub struct FieldSpec {
-    /// Image fields, required.
-    pub images: &'static [&'static str],
-    /// Image fields, optional.
-    pub optional_images: &'static [&'static str],
-    /// Text options (e.g. `operating_point`), optional.
-    pub options: &'static [&'static str],
-}
+/// The largest text part of a multipart body (the 16 KiB `metadata` object and some room).
+const MAX_OPTION_BYTES: usize = 20 * 1024;
 
-impl FieldSpec {
-    fn accepted(&self) -> String {
-        let all: Vec<&str> = self.images.iter().chain(self.optional_images).chain(self.options).copied().collect();
-        all.join(", ")
-    }
-
-    fn is_image(&self, name: &str) -> bool {
-        self.images.contains(&name) || self.optional_images.contains(&name)
-    }
-
-    fn unknown(&self, name: &str) -> ApiError {
-        ApiError::UnknownField { field: name.to_string(), accepted: self.accepted() }
-    }
-}
-
-const MAX_OPTION_BYTES: usize = 4096;
-
-/// The fields of one request, raw.
+/// The fields of one request: images raw, options checked.
 #[derive(Debug, Default)]
 pub struct Form {
     images: HashMap<String, Vec<u8>>,
-    options: HashMap<String, String>,
+    options: HashMap<String, Value>,
 }
 
 impl Form {
-    pub fn option(&self, name: &str) -> Option<&str> {
-        self.options.get(name).map(String::as_str)
+    /// A text option (text, id, operating point, JSON object as text).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.options.get(name) {
+            Some(Value::Text(s)) => Some(s),
+            _ => None,
+        }
     }
 
-    pub fn has_image(&self, name: &str) -> bool {
-        self.images.contains_key(name)
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        match self.options.get(name) {
+            Some(Value::Integer(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.options.get(name) {
+            Some(Value::Number(n)) => Some(*n),
+            Some(Value::Integer(n)) => Some(*n as f64),
+            _ => None,
+        }
+    }
+
+    /// A time option, in seconds since the Unix epoch.
+    pub fn time(&self, name: &str) -> Option<i64> {
+        match self.options.get(name) {
+            Some(Value::Time(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// Whether option `name` was sent.
+    pub fn has(&self, name: &str) -> bool {
+        self.options.contains_key(name)
     }
 
     /// Like [`image`](Self::image), also returning the sha256 of the uploaded bytes.
@@ -133,7 +140,7 @@ pub async fn read_form(
     let form = if content_type.starts_with("multipart/form-data") {
         read_multipart(req, payload, spec, cfg).await?
     } else if content_type.starts_with("application/json") || content_type.is_empty() {
-        let total = spec.images.len() + spec.optional_images.len();
+        let total = spec.image_names().count();
         let limit = total * (cfg.max_image_bytes / 3 * 4 + 1024) + 64 * 1024;
         let body = read_limited(payload, limit).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -149,12 +156,25 @@ pub async fn read_form(
     if form.images.is_empty() && form.options.is_empty() {
         return Err(ApiError::EmptyBody);
     }
-    for name in spec.images {
-        if !form.images.contains_key(*name) {
-            return Err(ApiError::MissingField(name.to_string()));
-        }
-    }
+    check_presence(&form, spec)?;
     Ok(form)
+}
+
+/// Required fields sent, and exactly one of the spec's alternatives.
+fn check_presence(form: &Form, spec: &FieldSpec) -> Result<(), ApiError> {
+    let sent = |name: &str| form.images.contains_key(name) || form.options.contains_key(name);
+    if let Some(f) = spec.fields.iter().find(|f| f.required && !sent(f.name)) {
+        return Err(ApiError::MissingField(f.name.to_string()));
+    }
+    let given: Vec<&str> = spec.exactly_one.iter().copied().filter(|n| sent(n)).collect();
+    match (given.len(), spec.exactly_one.first()) {
+        (_, None) | (1, _) => Ok(()),
+        (0, Some(first)) => Err(ApiError::MissingField(first.to_string())),
+        (_, Some(_)) => Err(ApiError::InvalidField {
+            field: given[1].to_string(),
+            reason: format!("give only one of {}", spec.exactly_one.join(", ")),
+        }),
+    }
 }
 
 async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -178,12 +198,15 @@ async fn read_multipart(
     let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
     let mut form = Form::default();
     while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(|e| ApiError::InvalidMultipart(e.to_string()))?;
+        let mut field = match field {
+            Ok(field) => field,
+            // Nothing but the close delimiter: a form without fields (an empty body).
+            Err(actix_multipart::MultipartError::Incomplete) if only_close_delimiter(req) => break,
+            Err(e) => return Err(ApiError::InvalidMultipart(e.to_string())),
+        };
         let name = field.name().unwrap_or("").to_string();
-        let is_image = spec.is_image(&name);
-        if !is_image && !spec.options.contains(&name.as_str()) {
-            return Err(spec.unknown(&name));
-        }
+        let declared = spec.field(&name).ok_or_else(|| spec.unknown(&name))?;
+        let is_image = matches!(declared.kind, Kind::Image);
         let limit = if is_image { cfg.max_image_bytes } else { MAX_OPTION_BYTES };
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
@@ -201,10 +224,21 @@ async fn read_multipart(
         } else {
             let text = String::from_utf8(data)
                 .map_err(|_| ApiError::InvalidField { field: name.clone(), reason: "not UTF-8 text".into() })?;
-            form.options.insert(name, text.trim().to_string());
+            form.options.insert(name, fields::from_text(declared, &text)?);
         }
     }
     Ok(form)
+}
+
+/// Whether the body is no longer than `--BOUNDARY--` and a line break or two: a multipart
+/// body without parts.
+fn only_close_delimiter(req: &HttpRequest) -> bool {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let boundary = header(header::CONTENT_TYPE)
+        .and_then(|ct| ct.split(';').find_map(|p| p.trim().strip_prefix("boundary=")))
+        .map(|b| b.trim_matches('"').len());
+    let length = header(header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    matches!((boundary, length), (Some(b), Some(n)) if n <= b + 8)
 }
 
 fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, ApiError> {
@@ -214,7 +248,11 @@ fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, A
     };
     let mut form = Form::default();
     for (name, v) in map {
-        if spec.is_image(&name) {
+        let declared = spec.field(&name).ok_or_else(|| spec.unknown(&name))?;
+        if v.is_null() && spec.null_is_absent(declared) {
+            continue;
+        }
+        if matches!(declared.kind, Kind::Image) {
             let serde_json::Value::String(s) = v else {
                 return Err(ApiError::InvalidField { field: name, reason: "expected a base64 string".into() });
             };
@@ -226,17 +264,8 @@ fn parse_json(body: &[u8], spec: &FieldSpec, cfg: &HttpConfig) -> Result<Form, A
                 return Err(ApiError::PayloadTooLarge { limit: cfg.max_image_bytes });
             }
             form.images.insert(name, bytes);
-        } else if spec.options.contains(&name.as_str()) {
-            let text = match v {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Null => continue,
-                nested => nested.to_string(),
-            };
-            form.options.insert(name, text);
         } else {
-            return Err(spec.unknown(&name));
+            form.options.insert(name, fields::from_json(declared, v)?);
         }
     }
     Ok(form)

@@ -7,18 +7,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::{
-    input::{read_form, FieldSpec},
+    input::{read_form, Field, FieldSpec, Kind},
     state::AppState,
 };
 use crate::{cluster::reembed_job, error::ApiError};
 
-const REEMBED: FieldSpec = FieldSpec { images: &[], optional_images: &[], options: &["chunk_size"] };
+pub const REEMBED: FieldSpec = FieldSpec::new(&[Field::optional(
+    "chunk_size",
+    Kind::Integer { min: 1, max: 10_000 },
+    "Faces per chunk (default 256).",
+)])
+.body_optional();
 const DEFAULT_CHUNK: usize = 256;
-const MAX_CHUNK: usize = 10_000;
 
 #[utoipa::path(post, path = "/v1/collections/{id}/reembed", tag = "gallery", params(("id" = String, Path)),
-    request_body(description = "optional: chunk_size (faces per chunk, 1 to 10000, default 256); an empty body is fine",
-        content((crate::api::schema::ReembedForm = "application/json"), (crate::api::schema::ReembedForm = "multipart/form-data"))),
     responses((status = 202, description = "Started: job_id, chunks, faces, where (cluster or local)", body = Object),
               (status = 400, description = "invalid chunk_size", body = crate::error::ErrorBody),
               (status = 404, description = "collection_not_found", body = crate::error::ErrorBody),
@@ -31,12 +33,7 @@ pub async fn reembed(
 ) -> Result<HttpResponse, ApiError> {
     let collection = path.into_inner();
     let chunk_size = match read_form(&req, body, &REEMBED, &state.http).await {
-        Ok(form) => match form.option("chunk_size") {
-            None => DEFAULT_CHUNK,
-            Some(v) => v.parse::<usize>().ok().filter(|n| (1..=MAX_CHUNK).contains(n)).ok_or_else(|| {
-                ApiError::InvalidField { field: "chunk_size".into(), reason: format!("1 to {MAX_CHUNK}, not {v:?}") }
-            })?,
-        },
+        Ok(form) => form.integer("chunk_size").map_or(DEFAULT_CHUNK, |n| n as usize),
         // No options at all (an empty body, with or without a content type) is the common case.
         Err(ApiError::EmptyBody) => DEFAULT_CHUNK,
         Err(ApiError::UnsupportedMediaType(ct)) if ct.is_empty() => DEFAULT_CHUNK,

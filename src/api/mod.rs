@@ -4,6 +4,7 @@ pub mod compat;
 pub mod docs;
 pub mod document;
 pub mod face;
+pub mod fields;
 pub mod gallery;
 pub mod health;
 pub mod input;

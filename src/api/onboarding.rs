@@ -6,7 +6,7 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{
-    input::{read_form, FieldSpec, Form},
+    input::{read_form, Field, FieldSpec, Form, Kind},
     state::AppState,
 };
 use crate::{
@@ -17,31 +17,44 @@ use crate::{
     },
 };
 
-pub const FIELDS: FieldSpec = FieldSpec {
-    images: &["selfie", "document"],
-    optional_images: &["document_back"],
-    options: &["collection", "external_id", "min_age", "liveness_operating_point", "match_operating_point"],
-};
+pub const FIELDS: FieldSpec = FieldSpec::new(&[
+    Field::new("selfie", Kind::Image, "The applicant's selfie (liveness and the face match)."),
+    Field::new("document", Kind::Image, "The document's front side (MRZ and portrait)."),
+    Field::optional("document_back", Kind::Image, "The document's back side."),
+    Field::optional(
+        "collection",
+        Kind::Id { max: 128 },
+        "A collection to search the selfie in for a duplicate identity.",
+    ),
+    Field::optional(
+        "external_id",
+        Kind::Id { max: 256 },
+        "The applicant's own external_id: matches of it are not duplicates.",
+    ),
+    Field::optional(
+        "min_age",
+        Kind::Integer { min: 0, max: 150 },
+        "Minimum age in whole years (checked against the MRZ birth date).",
+    ),
+    Field::optional(
+        "liveness_operating_point",
+        Kind::OperatingPoint(&operating::LIVENESS),
+        "The selfie's liveness threshold.",
+    ),
+    Field::optional(
+        "match_operating_point",
+        Kind::OperatingPoint(&operating::VERIFY),
+        "The selfie-portrait match threshold.",
+    ),
+]);
 
 fn options(form: &Form) -> Result<Options, ApiError> {
-    let min_age = match form.option("min_age").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(v) => Some(v.parse::<i32>().ok().filter(|a| (0..=150).contains(a)).ok_or_else(|| {
-            ApiError::InvalidField { field: "min_age".into(), reason: format!("a whole number of years, not {v:?}") }
-        })?),
-    };
-    let pick = |table, name| {
-        operating::pick(table, form.option(name)).map_err(|e| match e {
-            ApiError::InvalidField { reason, .. } => ApiError::InvalidField { field: name.into(), reason },
-            other => other,
-        })
-    };
     Ok(Options {
-        collection: form.option("collection").filter(|v| !v.is_empty()).map(String::from),
-        external_id: form.option("external_id").filter(|v| !v.is_empty()).map(String::from),
-        min_age,
-        liveness: pick(&operating::LIVENESS, "liveness_operating_point")?,
-        matching: pick(&operating::VERIFY, "match_operating_point")?,
+        collection: form.text("collection").map(String::from),
+        external_id: form.text("external_id").map(String::from),
+        min_age: form.integer("min_age").map(|a| a as i32),
+        liveness: operating::pick(&operating::LIVENESS, form.text("liveness_operating_point"))?,
+        matching: operating::pick(&operating::VERIFY, form.text("match_operating_point"))?,
     })
 }
 
@@ -49,13 +62,6 @@ fn options(form: &Form) -> Result<Options, ApiError> {
     post,
     path = "/v1/onboarding",
     tag = "onboarding",
-    request_body(
-        description = "multipart/form-data with files, or JSON with base64 strings (same field names)",
-        content(
-            (crate::api::schema::OnboardingForm = "multipart/form-data"),
-            (crate::api::schema::OnboardingForm = "application/json")
-        )
-    ),
     responses(
         (status = 200, description = "The decision, every check, identity and timings", body = OnboardingResponse),
         (status = 404, description = "collection_not_found", body = crate::error::ErrorBody),

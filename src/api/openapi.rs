@@ -7,7 +7,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{compat, docs, document, face, gallery, health, jobs, onboarding, plate, routes};
+use super::{compat, docs, document, face, gallery, health, jobs, onboarding, plate, routes, schema};
 
 /// The API description, built once.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
@@ -36,7 +36,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         compat::document::idcard_recognition, compat::document::idcard_recognition_base64,
         compat::document::alpr_file, compat::document::alpr_base64,
     ),
-    modifiers(&Security, &ProblemJson),
+    modifiers(&Security, &ProblemJson, &RequestBodies),
     tags(
         (name = "faces", description = "Detection, 1:1 verification, passive liveness"),
         (name = "documents", description = "ID documents: OCR, MRZ, portrait"),
@@ -50,6 +50,34 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 struct ApiDoc;
 
 struct Security;
+
+/// Every route's request body, built from the field declaration its handler parses with
+/// (`routes::Route::fields`), so the two cannot disagree.
+struct RequestBodies;
+
+impl Modify for RequestBodies {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for r in routes::ROUTES {
+            let (Some(spec), Some(op)) = (r.fields, operation(doc, r)) else { continue };
+            op.request_body = Some(schema::request_body(spec).into());
+        }
+    }
+}
+
+/// The described operation of route `r`.
+fn operation<'a>(
+    doc: &'a mut utoipa::openapi::OpenApi,
+    r: &routes::Route,
+) -> Option<&'a mut utoipa::openapi::path::Operation> {
+    let item = doc.paths.paths.get_mut(&routes::openapi_path(r.path))?;
+    match r.method {
+        "get" => item.get.as_mut(),
+        "post" => item.post.as_mut(),
+        "delete" => item.delete.as_mut(),
+        "put" => item.put.as_mut(),
+        _ => None,
+    }
+}
 
 /// Every error answer (an `ErrorBody`) is served as `application/problem+json`
 /// (`ApiError::error_response`); the annotations name only the body type, so the media type is
@@ -97,15 +125,7 @@ impl Modify for Security {
             SecurityRequirement::default(),
         ];
         for r in routes::ROUTES.iter().filter(|r| r.access != routes::Access::Public) {
-            let Some(item) = doc.paths.paths.get_mut(&routes::openapi_path(r.path)) else { continue };
-            let op = match r.method {
-                "get" => item.get.as_mut(),
-                "post" => item.post.as_mut(),
-                "delete" => item.delete.as_mut(),
-                "put" => item.put.as_mut(),
-                _ => None,
-            };
-            if let Some(op) = op {
+            if let Some(op) = operation(doc, r) {
                 op.security = Some(requirements.clone());
             }
         }

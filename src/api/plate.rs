@@ -4,15 +4,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::{
-    input::{read_form, FieldSpec},
+    fields::IMAGE_DOC,
+    input::{read_form, Field, FieldSpec, Kind},
     state::AppState,
 };
 use crate::error::ApiError;
 
-const READ: FieldSpec = FieldSpec { images: &["image"], optional_images: &[], options: &[] };
+pub const READ: FieldSpec = FieldSpec::new(&[Field::new("image", Kind::Image, IMAGE_DOC)]);
 
-#[utoipa::path(post, path = "/v1/plates/read", operation_id = "read_plates", tag = "plates", request_body(description = "multipart/form-data with files, or JSON with base64 strings (same names)",
-        content((crate::api::schema::ImageForm = "multipart/form-data"), (crate::api::schema::ImageForm = "application/json"))), responses((status = 200, description = "Plates found (an empty list when none)", body = Object), crate::api::schema::ModelErrors))]
+#[utoipa::path(post, path = "/v1/plates/read", operation_id = "read_plates", tag = "plates", responses((status = 200, description = "Plates found (an empty list when none)", body = Object), crate::api::schema::ModelErrors))]
 pub async fn read(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut form = read_form(&req, body, &READ, &state.http).await?;
     let img = form.image("image", &state.http).await?;

@@ -1,11 +1,12 @@
-//! The route table: one list that both registers every route and names it (`ROUTES`), so the
-//! OpenAPI test can check that every registered route is described.
+//! The route table: one list that registers every route, names it (`ROUTES`, so the OpenAPI
+//! test can check that every registered route is described) and ties it to the declaration of
+//! the fields it takes (the OpenAPI request bodies are built from it).
 
 use actix_web::{http::header, middleware::from_fn, web, HttpResponse, ResponseError};
 
 use crate::error::ApiError;
 
-use super::{compat, docs, document, face, gallery, health, jobs, middleware, onboarding, plate};
+use super::{compat, docs, document, face, fields::FieldSpec, gallery, health, jobs, middleware, onboarding, plate};
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
@@ -35,6 +36,8 @@ pub struct Route {
     /// actix pattern: `{name}` segments, `{name:regex}` for a tail.
     pub path: &'static str,
     pub access: Access,
+    /// The fields of its body (the spec its handler reads with), when it takes one.
+    pub fields: Option<&'static FieldSpec>,
 }
 
 /// The `Allow` value of a path's methods: `allow!(get, post)` -> `"GET, POST"`.
@@ -47,10 +50,15 @@ macro_rules! allow {
 }
 
 macro_rules! routes {
-    ($( $access:ident $path:literal { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
+    ($( $access:ident $path:literal { $( $method:ident => $handler:path $([$spec:path])? ),+ $(,)? } )*) => {
         /// Every (method, path) the application registers.
         pub const ROUTES: &[Route] = &[
-            $( $( Route { method: stringify!($method), path: $path, access: Access::$access }, )+ )*
+            $( $( Route {
+                method: stringify!($method),
+                path: $path,
+                access: Access::$access,
+                fields: routes!(@fields $($spec)?),
+            }, )+ )*
         ];
 
         /// Registers every route of [`ROUTES`] with its access guard; other methods on a known
@@ -65,6 +73,8 @@ macro_rules! routes {
             })*
         }
     };
+    (@fields) => { None };
+    (@fields $spec:path) => { Some(&$spec) };
     (@guard Public, $r:expr) => { $r };
     (@guard Keyed, $r:expr) => { $r.wrap(from_fn(middleware::require_key)) };
     (@guard Model, $r:expr) => {
@@ -82,28 +92,28 @@ routes! {
     Public "/docs/{tail:.*}" { get => docs::docs }
     Keyed "/v1/info" { get => health::info }
     Keyed "/v1/cluster" { get => health::cluster }
-    Model "/v1/faces/detect" { post => face::detect }
-    Model "/v1/faces/verify" { post => face::verify }
-    Model "/v1/faces/liveness" { post => face::liveness }
-    Model "/v1/documents/read" { post => document::read }
-    Model "/v1/plates/read" { post => plate::read }
-    Model "/v1/onboarding" { post => onboarding::onboarding }
-    Model "/v1/collections" { post => gallery::create_collection, get => gallery::list_collections }
+    Model "/v1/faces/detect" { post => face::detect [face::DETECT] }
+    Model "/v1/faces/verify" { post => face::verify [face::VERIFY] }
+    Model "/v1/faces/liveness" { post => face::liveness [face::LIVENESS] }
+    Model "/v1/documents/read" { post => document::read [document::READ] }
+    Model "/v1/plates/read" { post => plate::read [plate::READ] }
+    Model "/v1/onboarding" { post => onboarding::onboarding [onboarding::FIELDS] }
+    Model "/v1/collections" { post => gallery::create_collection [gallery::CREATE], get => gallery::list_collections }
     Model "/v1/collections/{id}" { delete => gallery::delete_collection }
-    Model "/v1/collections/{id}/faces" { post => gallery::enroll, get => gallery::list_faces }
+    Model "/v1/collections/{id}/faces" { post => gallery::enroll [gallery::ENROLL], get => gallery::list_faces }
     Model "/v1/collections/{id}/faces/{face_id}" { delete => gallery::delete_face }
     Model "/v1/collections/{id}/subjects/{external_id}" { delete => gallery::delete_subject }
-    Model "/v1/collections/{id}/search" { post => gallery::search }
-    Model "/v1/collections/{id}/reembed" { post => jobs::reembed }
+    Model "/v1/collections/{id}/search" { post => gallery::search [gallery::SEARCH] }
+    Model "/v1/collections/{id}/reembed" { post => jobs::reembed [jobs::REEMBED] }
     Keyed "/v1/jobs/{id}" { get => jobs::job }
-    Model "/compare_face" { post => compat::face::compare_face }
-    Model "/compare_face_base64" { post => compat::face::compare_face_base64 }
-    Model "/check_liveness" { post => compat::face::check_liveness }
-    Model "/check_liveness_base64" { post => compat::face::check_liveness_base64 }
-    Model "/idcard_recognition" { post => compat::document::idcard_recognition }
-    Model "/idcard_recognition_base64" { post => compat::document::idcard_recognition_base64 }
-    Model "/alpr" { post => compat::document::alpr_file }
-    Model "/alpr_base64" { post => compat::document::alpr_base64 }
+    Model "/compare_face" { post => compat::face::compare_face [compat::face::COMPARE_FILES] }
+    Model "/compare_face_base64" { post => compat::face::compare_face_base64 [compat::face::COMPARE_BASE64] }
+    Model "/check_liveness" { post => compat::face::check_liveness [compat::FILE] }
+    Model "/check_liveness_base64" { post => compat::face::check_liveness_base64 [compat::BASE64] }
+    Model "/idcard_recognition" { post => compat::document::idcard_recognition [compat::FILE] }
+    Model "/idcard_recognition_base64" { post => compat::document::idcard_recognition_base64 [compat::BASE64] }
+    Model "/alpr" { post => compat::document::alpr_file [compat::FILE] }
+    Model "/alpr_base64" { post => compat::document::alpr_base64 [compat::BASE64] }
 }
 
 /// The OpenAPI form of an actix pattern: `{tail:.*}` -> `{tail}`.

@@ -1,8 +1,17 @@
-//! Schema pieces the routes' OpenAPI annotations share: the error responses and the request
-//! forms (an image field is a file in multipart, a base64 string in JSON).
+//! Schema pieces the routes' OpenAPI description shares: the error responses, and the request
+//! bodies built from each route's [`FieldSpec`] (an image field is a file in multipart, a base64
+//! string in JSON).
 
-use utoipa::ToSchema;
+use utoipa::{
+    openapi::{
+        request_body::{RequestBody, RequestBodyBuilder},
+        schema::{AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type},
+        Content, RefOr, Required, Schema,
+    },
+    ToSchema,
+};
 
+use super::fields::{Field, FieldSpec, Kind, Media, ID_PATTERN};
 use crate::error::ErrorBody;
 
 /// The errors every model route may answer (RFC 7807 bodies with a stable `code`).
@@ -82,131 +91,100 @@ pub struct KbyFailure {
     error: ErrorBody,
 }
 
-/// An image: a file (multipart) or a base64 string (JSON).
-#[derive(ToSchema)]
-#[schema(min_length = 1)]
-#[allow(dead_code)]
-pub struct ImageField(String);
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ImageForm {
-    /// The image (JPEG, PNG, WebP or BMP): a file, or base64 in JSON.
-    image: ImageField,
+/// The request body of a route, described from its field declaration.
+pub fn request_body(spec: &FieldSpec) -> RequestBody {
+    let mut body = RequestBodyBuilder::new()
+        .description(Some(match spec.media {
+            Media::Both => "multipart/form-data with files, or JSON with base64 strings (same names)",
+            Media::Multipart => "multipart/form-data",
+            Media::Json => "JSON with base64 strings",
+        }))
+        .required(Some(if spec.body_required { Required::True } else { Required::False }));
+    for (media, content_type) in [(Media::Multipart, "multipart/form-data"), (Media::Json, "application/json")] {
+        if spec.media == Media::Both || spec.media == media {
+            body = body.content(content_type, Content::new(Some(object(spec, media))));
+        }
+    }
+    body.build()
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct VerifyForm {
-    source: ImageField,
-    target: ImageField,
-    /// `default` (0.50), `strict` (0.60) or `lenient` (0.42).
-    operating_point: Option<String>,
+/// A closed object of the spec's fields; with an exactly-one rule, `oneOf` closed objects, one
+/// per alternative (that alternative required, the others absent).
+fn object(spec: &FieldSpec, media: Media) -> RefOr<Schema> {
+    if spec.exactly_one.is_empty() {
+        return closed(spec, media, None).into();
+    }
+    spec.exactly_one.iter().fold(OneOfBuilder::new(), |b, alt| b.item(closed(spec, media, Some(alt)))).into()
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct LivenessForm {
-    image: ImageField,
-    /// `default` (0.60) or `strict` (0.80).
-    operating_point: Option<String>,
+/// The closed object of the spec's fields; with `alternative`, that one of the exactly-one
+/// fields (required) and none of the others.
+fn closed(spec: &FieldSpec, media: Media, alternative: Option<&str>) -> ObjectBuilder {
+    let mut object = ObjectBuilder::new().additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for f in spec.fields {
+        if spec.exactly_one.contains(&f.name) && alternative != Some(f.name) {
+            continue;
+        }
+        object = object.property(f.name, property(f, media, spec.null_is_absent(f) && media == Media::Json));
+        if f.required || alternative == Some(f.name) {
+            object = object.required(f.name);
+        }
+    }
+    object
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct DocumentForm {
-    /// Front side.
-    image: ImageField,
-    /// Back side (its text joins the MRZ search).
-    back: Option<ImageField>,
+/// A field's schema; `nullable`: JSON's `null` is allowed (it means the field not sent).
+fn property(f: &Field, media: Media, nullable: bool) -> ObjectBuilder {
+    let (ty, schema) = match f.kind {
+        Kind::Image if media == Media::Json => (
+            Type::String,
+            ObjectBuilder::new()
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
+                .content_encoding("base64")
+                .min_length(Some(1)),
+        ),
+        Kind::Image => {
+            (Type::String, ObjectBuilder::new().format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))))
+        }
+        Kind::Text { max } => (Type::String, ObjectBuilder::new().max_length(Some(max))),
+        Kind::Id { max } => {
+            (Type::String, ObjectBuilder::new().min_length(Some(1)).max_length(Some(max)).pattern(Some(ID_PATTERN)))
+        }
+        Kind::OperatingPoint(table) => {
+            let mut names: Vec<serde_json::Value> = table.iter().map(|op| op.name.into()).collect();
+            if nullable {
+                names.push(serde_json::Value::Null);
+            }
+            (Type::String, ObjectBuilder::new().enum_values(Some(names)))
+        }
+        Kind::Integer { min, max } => (Type::Integer, ObjectBuilder::new().minimum(Some(min)).maximum(Some(max))),
+        Kind::Number { min, max } => (Type::Number, ObjectBuilder::new().minimum(Some(min)).maximum(Some(max))),
+        // In multipart an object part is JSON text (OpenAPI's default encoding of an object).
+        Kind::Object { .. } => (Type::Object, ObjectBuilder::new()),
+        Kind::FutureTime => {
+            (Type::String, ObjectBuilder::new().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        }
+    };
+    let schema = if nullable {
+        schema.schema_type([ty, Type::Null].into_iter().collect::<utoipa::openapi::schema::SchemaType>())
+    } else {
+        schema.schema_type(ty)
+    };
+    schema.description(Some(describe(f)))
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct OnboardingForm {
-    selfie: ImageField,
-    /// The document's front side (MRZ and portrait).
-    document: ImageField,
-    document_back: Option<ImageField>,
-    /// A collection to search the selfie in for a duplicate identity.
-    collection: Option<String>,
-    /// The applicant's own external_id: matches of it are not duplicates.
-    external_id: Option<String>,
-    /// Minimum age in whole years (checked against the MRZ birth date).
-    #[schema(minimum = 0, maximum = 150)]
-    min_age: Option<i32>,
-    liveness_operating_point: Option<String>,
-    match_operating_point: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CreateCollectionForm {
-    /// 1 to 128 characters of letters, digits and `- _ . : @`.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.:@-]+$")]
-    id: String,
-    description: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct EnrollForm {
-    image: ImageField,
-    /// Your identifier of the person (1 to 256 characters).
-    #[schema(min_length = 1, max_length = 256, pattern = "^[A-Za-z0-9_.:@-]+$")]
-    external_id: String,
-    /// A JSON object (as text in multipart), at most 16 KiB.
-    metadata: Option<String>,
-    /// RFC 3339 time after which the retention purge deletes the face (must be in the future).
-    expires_at: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SearchForm {
-    /// Search by image...
-    image: Option<ImageField>,
-    /// ...or by an enrolled face.
-    face_id: Option<String>,
-    /// 1 to 100 (default 5).
-    #[schema(minimum = 1, maximum = 100)]
-    top_k: Option<u32>,
-    /// Cosine similarity cut-off (overrides the operating point).
-    #[schema(minimum = -1, maximum = 1)]
-    threshold: Option<f32>,
-    operating_point: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ReembedForm {
-    /// Faces per chunk (1 to 10000, default 256).
-    #[schema(minimum = 1, maximum = 10000)]
-    chunk_size: Option<u32>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct KbyCompareFiles {
-    file1: ImageField,
-    file2: ImageField,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct KbyCompareBase64 {
-    base64_1: ImageField,
-    base64_2: ImageField,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct KbyFile {
-    file: ImageField,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct KbyBase64 {
-    base64: ImageField,
+fn describe(f: &Field) -> String {
+    match f.kind {
+        Kind::OperatingPoint(table) => {
+            let names: Vec<String> = table.iter().map(|op| format!("`{}` ({:.2})", op.name, op.threshold)).collect();
+            format!("{} One of {} (default `{}`).", f.doc, names.join(", "), table[0].name).trim().to_string()
+        }
+        Kind::Image
+        | Kind::Text { .. }
+        | Kind::Id { .. }
+        | Kind::Integer { .. }
+        | Kind::Number { .. }
+        | Kind::Object { .. }
+        | Kind::FutureTime => f.doc.to_string(),
+    }
 }

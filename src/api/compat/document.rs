@@ -7,7 +7,7 @@ use base64::Engine as _;
 use image::RgbImage;
 use serde_json::{json, Map, Value};
 
-use super::{respond, Failure};
+use super::{respond, Failure, BASE64, FILE};
 use crate::{
     api::{
         input::{read_form, FieldSpec, Form},
@@ -17,9 +17,6 @@ use crate::{
     pipeline::{document::DocumentRead, Face},
     vision::pool,
 };
-
-pub const FILE: FieldSpec = FieldSpec { images: &["file"], optional_images: &[], options: &[] };
-pub const BASE64: FieldSpec = FieldSpec { images: &["base64"], optional_images: &[], options: &[] };
 
 fn document_name(doc: &DocumentRead) -> &'static str {
     match doc.document_type.as_str() {
@@ -135,7 +132,7 @@ async fn run(
     spec: &FieldSpec,
     plates: bool,
 ) -> HttpResponse {
-    let name = spec.images[0];
+    let name = spec.image_names().next().unwrap_or("file");
     let result = match (read_form(&req, body, spec, &state.http).await, plates) {
         (Ok(form), false) => idcard(&state, form, name).await,
         (Ok(form), true) => alpr(&state, form, name).await,
@@ -147,7 +144,6 @@ async fn run(
 
 /// KBY-AI IDCardRecognition: `file` (multipart).
 #[utoipa::path(post, path = "/idcard_recognition", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "Status, Document Name, Surname, Given Names, ..., MRZ, Images.Portrait", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn idcard_recognition(
@@ -160,7 +156,6 @@ pub async fn idcard_recognition(
 
 /// KBY-AI IDCardRecognition: `base64` (JSON).
 #[utoipa::path(post, path = "/idcard_recognition_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "Status, Document Name, Surname, Given Names, ..., MRZ, Images.Portrait", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn idcard_recognition_base64(
@@ -173,7 +168,6 @@ pub async fn idcard_recognition_base64(
 
 /// KBY-AI ALPR: `file` (multipart).
 #[utoipa::path(post, path = "/alpr", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "result, \"plate number\", coordinate, score keyed \"vehicle N\"", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn alpr_file(
@@ -186,7 +180,6 @@ pub async fn alpr_file(
 
 /// KBY-AI ALPR: `base64` (JSON).
 #[utoipa::path(post, path = "/alpr_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "result, \"plate number\", coordinate, score keyed \"vehicle N\"", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn alpr_base64(

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{kby_face, respond, to_kby_scale, Failure, KbyMeasures, KBY_THRESHOLD};
 use crate::{
     api::{
-        input::{read_form, FieldSpec, Form},
+        input::{read_form, Field, FieldSpec, Form, Kind, Media},
         state::AppState,
     },
     error::ApiError,
@@ -20,11 +20,22 @@ use crate::{
 const MAX_COMPARE_FACES: usize = 8;
 const MAX_LIVENESS_FACES: usize = 10;
 
-pub const COMPARE_FILES: FieldSpec = FieldSpec { images: &["file1", "file2"], optional_images: &[], options: &[] };
-pub const COMPARE_BASE64: FieldSpec =
-    FieldSpec { images: &["base64_1", "base64_2"], optional_images: &[], options: &[] };
-pub const LIVENESS_FILE: FieldSpec = FieldSpec { images: &["file"], optional_images: &[], options: &[] };
-pub const LIVENESS_BASE64: FieldSpec = FieldSpec { images: &["base64"], optional_images: &[], options: &[] };
+pub const COMPARE_FILES: FieldSpec = FieldSpec::new(&[
+    Field::new("file1", Kind::Image, "The first image."),
+    Field::new("file2", Kind::Image, "The second image."),
+])
+.media(Media::Multipart);
+pub const COMPARE_BASE64: FieldSpec = FieldSpec::new(&[
+    Field::new("base64_1", Kind::Image, "The first image, base64."),
+    Field::new("base64_2", Kind::Image, "The second image, base64."),
+])
+.media(Media::Json);
+
+/// The spec's first two image fields.
+fn two_images(spec: &FieldSpec) -> [&'static str; 2] {
+    let mut names = spec.image_names();
+    [names.next().unwrap_or("file1"), names.next().unwrap_or("file2")]
+}
 
 fn compare_failure(error: ApiError) -> Failure {
     let which = match &error {
@@ -168,7 +179,7 @@ async fn run_compare(
     spec: &FieldSpec,
 ) -> HttpResponse {
     let result = match read_form(&req, body, spec, &state.http).await {
-        Ok(form) => compare(&state, form, [spec.images[0], spec.images[1]]).await,
+        Ok(form) => compare(&state, form, two_images(spec)).await,
         Err(e) => Err(compare_failure(e)),
     };
     respond(&state, result)
@@ -181,7 +192,7 @@ async fn run_liveness(
     spec: &FieldSpec,
 ) -> HttpResponse {
     let result = match read_form(&req, body, spec, &state.http).await {
-        Ok(form) => liveness(&state, form, spec.images[0]).await,
+        Ok(form) => liveness(&state, form, spec.image_names().next().unwrap_or("file")).await,
         Err(e) => Err(liveness_failure(e)),
     };
     respond(&state, result)
@@ -189,7 +200,6 @@ async fn run_liveness(
 
 /// KBY-AI FaceRecognition: `file1`, `file2` (multipart).
 #[utoipa::path(post, path = "/compare_face", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyCompareFiles, content_type = "multipart/form-data"),
     responses((status = 200, description = "resultCode, faces1, faces2, results[].similarity (KBY-AI scale)", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn compare_face(
@@ -202,7 +212,6 @@ pub async fn compare_face(
 
 /// KBY-AI FaceRecognition: `base64_1`, `base64_2` (JSON).
 #[utoipa::path(post, path = "/compare_face_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyCompareBase64, content_type = "application/json"),
     responses((status = 200, description = "resultCode, faces1, faces2, results[].similarity (KBY-AI scale)", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn compare_face_base64(
@@ -215,7 +224,6 @@ pub async fn compare_face_base64(
 
 /// KBY-AI FaceLivenessDetection: `file` (multipart).
 #[utoipa::path(post, path = "/check_liveness", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyFile, content_type = "multipart/form-data"),
     responses((status = 200, description = "face_state.result (Real/Spoof), face_state.liveness_score, faces", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn check_liveness(
@@ -223,12 +231,11 @@ pub async fn check_liveness(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(run_liveness(state, req, body, &LIVENESS_FILE).await)
+    Ok(run_liveness(state, req, body, &super::FILE).await)
 }
 
 /// KBY-AI FaceLivenessDetection: `base64` (JSON).
 #[utoipa::path(post, path = "/check_liveness_base64", tag = "kby-ai compatible",
-    request_body(content = crate::api::schema::KbyBase64, content_type = "application/json"),
     responses((status = 200, description = "face_state.result (Real/Spoof), face_state.liveness_score, faces", body = Object),
               crate::api::schema::KbyErrors))]
 pub async fn check_liveness_base64(
@@ -236,5 +243,5 @@ pub async fn check_liveness_base64(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(run_liveness(state, req, body, &LIVENESS_BASE64).await)
+    Ok(run_liveness(state, req, body, &super::BASE64).await)
 }

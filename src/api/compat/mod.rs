@@ -17,8 +17,17 @@ pub mod face;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::state::AppState;
+use super::{
+    fields::{Field, FieldSpec, Kind, Media},
+    state::AppState,
+};
 use crate::{error::ApiError, pipeline::Face};
+
+/// One image as the file `file` (the multipart routes).
+pub const FILE: FieldSpec = FieldSpec::new(&[Field::new("file", Kind::Image, "The image.")]).media(Media::Multipart);
+/// One image as the base64 string `base64` (the `_base64` routes).
+pub const BASE64: FieldSpec =
+    FieldSpec::new(&[Field::new("base64", Kind::Image, "The image, base64.")]).media(Media::Json);
 
 /// A failed compat call: verity's error and the body a KBY-AI client expects.
 pub struct Failure {
