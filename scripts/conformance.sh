@@ -2,8 +2,8 @@
 # Conformance: schemathesis (pinned in scripts/pytools.sh) runs every check (`--checks all`)
 # against a real verity server started here on a free loopback port, with its own empty data
 # directory. Fails on any failure or server error. Hooks: scripts/conformance/hooks.py. The run
-# is bounded by count (max-examples in scripts/conformance/schemathesis.toml), not by time, so a
-# seed gives the same cases on every machine.
+# is bounded by count (max-examples in scripts/conformance/schemathesis.toml), not by time (with
+# --max-time schemathesis repeats fuzzing until the budget is spent: more cases on a faster machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VERITY_BIN:-target/release/verity}

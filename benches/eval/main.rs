@@ -4,10 +4,12 @@
 //!
 //! `cargo bench --bench eval -- documents [NAME=DIR ...]`; without sets, the dev set
 //! (../shared/devsets/mrz) and the synthetic set under target/eval/synth/documents when present.
+//! `cargo bench --bench eval -- faces [NAME=DIR ...]`; without sets, ../shared/devsets/faces.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod documents;
+mod faces;
 mod report;
 
 use std::path::PathBuf;
@@ -47,6 +49,12 @@ fn main() {
                 documents::run(&name, &dir, &docs, &ocr, &rt);
             }
         }
-        other => panic!("unknown reader `{other}` (documents)"),
+        "faces" => {
+            let pipeline = FacePipeline::new(common::engine());
+            for (name, dir) in sets(&args[1..], &[("devset-faces", root.join("../shared/devsets/faces"))]) {
+                faces::run(&name, &dir, &pipeline, &rt);
+            }
+        }
+        other => panic!("unknown reader `{other}` (documents, faces)"),
     }
 }
