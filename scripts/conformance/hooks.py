@@ -13,6 +13,7 @@ import base64
 import datetime
 import os
 import pathlib
+import re
 
 import schemathesis
 from hypothesis import strategies as st
@@ -33,8 +34,6 @@ schemathesis.openapi.format(
     ),
 )
 
-
-import re
 
 _PART_NAME = re.compile(rb'Content-Disposition: form-data; name="([^"]*)"')
 
