@@ -120,26 +120,25 @@ fn print(title: &str, s: &Scores) {
         s.impostor_no_face
     );
     println!("{:22} {:>9}  {:38}  {:38}", "point", "threshold", "FMR (95% Wilson)", "FNMR (95% Wilson)");
-    let mut rows: Vec<(String, f32)> = Vec::new();
-    for fmr in [1e-2, 1e-3, 1e-4] {
-        // A point needs at least 3/FMR impostor pairs to be backed (ACCURACY.md).
-        if (s.impostor_n() as f64) * fmr >= 3.0 {
-            rows.push((format!("FMR {fmr:.0e}"), s.threshold_for(fmr)));
-        } else {
-            println!(
-                "{:22} (not backed: {} impostor pairs, need {:.0})",
-                format!("FMR {fmr:.0e}"),
-                s.impostor_n(),
-                3.0 / fmr
-            );
-        }
-    }
+    // A point needs at least 3/FMR impostor pairs to be backed (ACCURACY.md).
+    let (backed, unbacked): (Vec<f64>, Vec<f64>) =
+        [1e-2, 1e-3, 1e-4].into_iter().partition(|fmr| s.impostor_n() as f64 * fmr >= 3.0);
+    let mut rows: Vec<(String, f32)> =
+        backed.iter().map(|fmr| (format!("FMR {fmr:.0e}"), s.threshold_for(*fmr))).collect();
     for op in operating::VERIFY {
         rows.push((format!("verity `{}`", op.name), op.threshold));
     }
     for (name, t) in rows {
         let (fm, fnm) = s.errors(t);
         println!("{name:22} {t:>9.4}  {:38}  {:38}", rate(fm, s.impostor_n()), rate(fnm, s.genuine_n()));
+    }
+    for fmr in unbacked {
+        println!(
+            "{:22} (not backed: {} impostor pairs, need {:.0})",
+            format!("FMR {fmr:.0e}"),
+            s.impostor_n(),
+            3.0 / fmr
+        );
     }
     let (eer, at) = s.eer();
     println!("EER {:.2}% at {at:.3}", 100.0 * eer);

@@ -132,12 +132,12 @@ pub fn from_text(field: &Field, text: &str) -> Result<Value, ApiError> {
     match field.kind {
         Kind::Integer { min, max } => {
             let n: i64 = text.parse().map_err(|_| invalid(field, integer_reason(min, max, text)))?;
-            integer(field, n, text)
+            integer(field, n, (min, max), text)
         }
         Kind::Number { min, max } => {
             let n: f64 =
                 text.parse().map_err(|_| invalid(field, format!("a number from {min} to {max}, not {text:?}")))?;
-            number(field, n)
+            number(field, n, (min, max))
         }
         Kind::Object { max_bytes } => object(field, text, max_bytes),
         Kind::Image | Kind::Text { .. } | Kind::Id { .. } | Kind::OperatingPoint(_) | Kind::FutureTime => {
@@ -152,11 +152,11 @@ pub fn from_json(field: &Field, value: serde_json::Value) -> Result<Value, ApiEr
     match (field.kind, value) {
         // JSON Schema's `integer` is any number without a fraction, 5.0 too.
         (Kind::Integer { min, max }, J::Number(n)) => match n.as_i64().or_else(|| whole(n.as_f64())) {
-            Some(i) => integer(field, i, &n.to_string()),
+            Some(i) => integer(field, i, (min, max), &n.to_string()),
             None => Err(invalid(field, integer_reason(min, max, &n.to_string()))),
         },
         (Kind::Integer { min, max }, other) => Err(invalid(field, integer_reason(min, max, &other.to_string()))),
-        (Kind::Number { .. }, J::Number(n)) => number(field, n.as_f64().unwrap_or(f64::NAN)),
+        (Kind::Number { min, max }, J::Number(n)) => number(field, n.as_f64().unwrap_or(f64::NAN), (min, max)),
         (Kind::Number { min, max }, other) => Err(invalid(field, format!("a number from {min} to {max}, not {other}"))),
         (Kind::Object { max_bytes }, v @ J::Object(_)) => object(field, &v.to_string(), max_bytes),
         (Kind::Object { .. }, _) => Err(invalid(field, "must be a JSON object")),
@@ -178,8 +178,7 @@ fn integer_reason(min: i64, max: i64, got: &str) -> String {
     format!("a whole number from {min} to {max}, not {got}")
 }
 
-fn integer(field: &Field, n: i64, got: &str) -> Result<Value, ApiError> {
-    let Kind::Integer { min, max } = field.kind else { return Err(invalid(field, "not a whole number")) };
+fn integer(field: &Field, n: i64, (min, max): (i64, i64), got: &str) -> Result<Value, ApiError> {
     if (min..=max).contains(&n) {
         Ok(Value::Integer(n))
     } else {
@@ -187,8 +186,7 @@ fn integer(field: &Field, n: i64, got: &str) -> Result<Value, ApiError> {
     }
 }
 
-fn number(field: &Field, n: f64) -> Result<Value, ApiError> {
-    let Kind::Number { min, max } = field.kind else { return Err(invalid(field, "not a number")) };
+fn number(field: &Field, n: f64, (min, max): (f64, f64)) -> Result<Value, ApiError> {
     if (min..=max).contains(&n) {
         Ok(Value::Number(n))
     } else {

@@ -47,7 +47,6 @@ impl Form {
     pub fn number(&self, name: &str) -> Option<f64> {
         match self.options.get(name) {
             Some(Value::Number(n)) => Some(*n),
-            Some(Value::Integer(n)) => Some(*n as f64),
             _ => None,
         }
     }
