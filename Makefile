@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces synth-documents bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-licences synth-documents synth-licences bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
 
 all: build
 
@@ -72,12 +72,26 @@ synth-documents: evaltools
 	  else echo "==> synthetic documents: generating $(SYNTH_DOCS_COUNT) (seed $(SYNTH_DOCS_SEED))"; rm -rf $(SYNTH_DOCS); \
 	    .cache/evaltools/bin/python scripts/synth_documents.py --seed $(SYNTH_DOCS_SEED) --count $(SYNTH_DOCS_COUNT) --out $(SYNTH_DOCS) && echo "$$stamp" > $(SYNTH_DOCS)/.stamp; fi
 
+# The synthetic licence backs of `make eval-licences` (AAMVA PDF417; fixed seed, as above).
+SYNTH_LIC_SEED ?= 1
+SYNTH_LIC_COUNT ?= 264
+SYNTH_LIC := target/eval/synth/licences
+synth-licences: evaltools
+	@stamp="$(SYNTH_LIC_SEED) $(SYNTH_LIC_COUNT) $$(cat scripts/synth_licences.py scripts/synth_documents.py | sha256sum | cut -c1-16)"; \
+	  if [ "$$(cat $(SYNTH_LIC)/.stamp 2>/dev/null)" = "$$stamp" ]; then echo "==> synthetic licences: up to date ($(SYNTH_LIC))"; \
+	  else echo "==> synthetic licences: generating $(SYNTH_LIC_COUNT) (seed $(SYNTH_LIC_SEED))"; rm -rf $(SYNTH_LIC); \
+	    .cache/evaltools/bin/python scripts/synth_licences.py --seed $(SYNTH_LIC_SEED) --count $(SYNTH_LIC_COUNT) --out $(SYNTH_LIC) && echo "$$stamp" > $(SYNTH_LIC)/.stamp; fi
+
 # Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
-eval: eval-documents eval-faces
+eval: eval-documents eval-faces eval-licences
 
 eval-documents: setup synth-documents
 	@echo "==> eval: documents (../shared/devsets/mrz and $(SYNTH_DOCS))"
 	$(CARGO) bench --locked --bench eval -- documents
+
+eval-licences: setup synth-licences
+	@echo "==> eval: licences ($(SYNTH_LIC): PDF417 decoded, AAMVA fields exact)"
+	$(CARGO) bench --locked --bench eval -- licences
 
 eval-faces: setup
 	@echo "==> eval: faces (../shared/devsets/faces: FMR, FNMR, thresholds)"

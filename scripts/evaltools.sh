@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # What the synthetic-data generators need: the OCR-B and DejaVu fonts (Debian packages
 # fonts-ocr-b, fonts-dejavu-core) and a private virtual environment (.cache/evaltools) with
-# Pillow and NumPy, pinned. Idempotent: a stamp file records what is installed.
+# Pillow, NumPy and zxing-cpp (the PDF417 writer of the synthetic licences), pinned. Idempotent: a stamp file records what is installed.
 set -euo pipefail
 DIR=${VERITY_EVALTOOLS:-.cache/evaltools}
-PKGS="pillow==11.3.0 numpy==2.2.6"
+PKGS="pillow==11.3.0 numpy==2.2.6 zxing-cpp==3.1.1"
 FONTS=(/usr/share/fonts/opentype/ocr-b/OCRB.otf /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)
 missing=0
 for f in "${FONTS[@]}"; do [ -f "$f" ] || missing=1; done

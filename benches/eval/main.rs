@@ -5,11 +5,14 @@
 //! `cargo bench --bench eval -- documents [NAME=DIR ...]`; without sets, the dev set
 //! (../shared/devsets/mrz) and the synthetic set under target/eval/synth/documents when present.
 //! `cargo bench --bench eval -- faces [NAME=DIR ...]`; without sets, ../shared/devsets/faces.
+//! `cargo bench --bench eval -- licences [NAME=DIR ...]`; without sets, the synthetic licence
+//! backs under target/eval/synth/licences (`make synth-licences`).
 
 #[path = "../common/mod.rs"]
 mod common;
 mod documents;
 mod faces;
+mod licences;
 mod report;
 
 use std::path::PathBuf;
@@ -24,7 +27,7 @@ fn sets(args: &[String], defaults: &[(&str, PathBuf)]) -> Vec<(String, PathBuf)>
     }
     defaults
         .iter()
-        .filter(|(_, d)| d.join("ground_truth.csv").exists())
+        .filter(|(_, d)| d.join("ground_truth.csv").exists() || d.join("ground_truth.jsonl").exists())
         .map(|(n, d)| (n.to_string(), d.clone()))
         .collect()
 }
@@ -55,6 +58,12 @@ fn main() {
                 faces::run(&name, &dir, &pipeline, &rt);
             }
         }
-        other => panic!("unknown reader `{other}` (documents, faces)"),
+        "licences" => {
+            let docs = DocumentPipeline::new(FacePipeline::new(common::engine()));
+            for (name, dir) in sets(&args[1..], &[("synthetic", root.join("target/eval/synth/licences"))]) {
+                licences::run(&name, &dir, &docs, &rt);
+            }
+        }
+        other => panic!("unknown reader `{other}` (documents, faces, licences)"),
     }
 }

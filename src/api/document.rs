@@ -10,7 +10,11 @@ use crate::error::ApiError;
 
 pub const READ: FieldSpec = FieldSpec::new(&[
     Field::new("image", Kind::Image, "The document's front side (JPEG, PNG, WebP or BMP)."),
-    Field::optional("back", Kind::Image, "The back side (its text joins the MRZ search)."),
+    Field::optional(
+        "back",
+        Kind::Image,
+        "The back side (its text joins the MRZ search; a licence's PDF417 barcode is read).",
+    ),
 ]);
 
 #[utoipa::path(post, path = "/v1/documents/read", operation_id = "read_document", tag = "documents", responses((status = 200, description = "Text lines, MRZ with check digits, portrait, checks", body = crate::pipeline::document::DocumentRead), crate::api::schema::ModelErrors))]

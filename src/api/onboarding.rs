@@ -19,8 +19,16 @@ use crate::{
 
 pub const FIELDS: FieldSpec = FieldSpec::new(&[
     Field::new("selfie", Kind::Image, "The applicant's selfie (liveness and the face match)."),
-    Field::new("document", Kind::Image, "The document's front side (MRZ and portrait)."),
-    Field::optional("document_back", Kind::Image, "The document's back side."),
+    Field::new(
+        "document",
+        Kind::Image,
+        "The document's front side (MRZ and portrait; a licence's PDF417 is looked for too).",
+    ),
+    Field::optional(
+        "document_back",
+        Kind::Image,
+        "The document's back side (an ID card's MRZ, a US/Canadian licence's PDF417).",
+    ),
     Field::optional(
         "collection",
         Kind::Id { max: 128 },
@@ -34,7 +42,7 @@ pub const FIELDS: FieldSpec = FieldSpec::new(&[
     Field::optional(
         "min_age",
         Kind::Integer { min: 0, max: 150 },
-        "Minimum age in whole years (checked against the MRZ birth date).",
+        "Minimum age in whole years (the MRZ's birth date, else the AAMVA barcode's).",
     ),
     Field::optional(
         "liveness_operating_point",

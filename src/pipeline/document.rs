@@ -1,6 +1,7 @@
 //! Reading an ID document: OCR of the front (and back), the MRZ found among the lines and
-//! parsed with its check digits, the portrait (the largest face), and the checks an onboarding
-//! flow needs: MRZ valid, expired, age.
+//! parsed with its check digits, the PDF417 barcode of US and Canadian cards (AAMVA), the
+//! portrait (the largest face), and the checks an onboarding flow needs: MRZ or barcode valid,
+//! expired, age.
 
 use std::sync::Arc;
 
@@ -8,6 +9,8 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::{
+    aamva::Aamva,
+    barcode::{self, Barcode},
     mrz::{self, Mrz},
     mrz_read::MrzReader,
     ocr::{Ocr, TextLine},
@@ -19,18 +22,25 @@ use crate::error::ApiError;
 pub struct Checks {
     /// Every check digit of the MRZ valid; null without an MRZ.
     pub mrz_valid: Option<bool>,
-    /// The MRZ expiry date is before today; null without one.
+    /// The PDF417 barcode is a well-formed AAMVA payload; false for another or a damaged
+    /// payload; null without a barcode.
+    pub barcode_valid: Option<bool>,
+    /// The expiry date (the MRZ's, else the AAMVA barcode's) is before today; null without one.
     pub expired: Option<bool>,
-    /// Whole years since the MRZ birth date; null without one.
+    /// Whole years since the birth date (the MRZ's, else the AAMVA barcode's); null without one.
     pub age_years: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DocumentRead {
-    /// `passport`, `id_card`, `visa`, or `unknown` (no MRZ).
+    /// `passport`, `id_card`, `visa` (from the MRZ), `driver_license` or `id_card` (from an AAMVA
+    /// barcode), or `unknown` (neither).
     pub document_type: String,
     /// The machine-readable zone; null when none was found (not an error).
     pub mrz: Option<Mrz>,
+    /// The PDF417 barcode (back of US and Canadian licences and ID cards); null when none was
+    /// found (not an error).
+    pub barcode: Option<Barcode>,
     pub text_lines: Vec<TextLine>,
     /// Text lines of the back side, when one was sent.
     pub back_text_lines: Option<Vec<TextLine>>,
@@ -66,21 +76,32 @@ fn ymd(iso: &str) -> Option<(i32, u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-/// The checks of `m` against `today`.
-pub fn checks(m: Option<&Mrz>, today: (i32, u32, u32)) -> Checks {
-    let Some(m) = m else { return Checks { mrz_valid: None, expired: None, age_years: None } };
-    let expired = ymd(&m.expiry_date).map(|e| e < today);
-    let age_years = ymd(&m.birth_date).map(|(y, mo, d)| today.0 - y - i32::from((today.1, today.2) < (mo, d)));
-    Checks { mrz_valid: Some(m.valid), expired, age_years }
+fn dated(expiry: &str, birth: &str, today: (i32, u32, u32)) -> (Option<bool>, Option<i32>) {
+    let expired = ymd(expiry).map(|e| e < today);
+    let age_years = ymd(birth).map(|(y, mo, d)| today.0 - y - i32::from((today.1, today.2) < (mo, d)));
+    (expired, age_years)
 }
 
-fn document_type(m: Option<&Mrz>) -> &'static str {
-    match m.map(|m| m.document_code.chars().next()) {
-        Some(Some('P')) => "passport",
-        Some(Some('V')) => "visa",
-        Some(Some('I' | 'A' | 'C')) => "id_card",
-        Some(_) => "other",
-        None => "unknown",
+/// The checks of `m` (else of the AAMVA barcode `b`) against `today`.
+pub fn checks(m: Option<&Mrz>, b: Option<&Barcode>, today: (i32, u32, u32)) -> Checks {
+    let barcode_valid = b.map(|b| b.aamva.is_some());
+    let (expired, age_years) = match (m, b.and_then(|b| b.aamva.as_ref())) {
+        (Some(m), _) => dated(&m.expiry_date, &m.birth_date, today),
+        (None, Some(a)) => dated(&a.fields.expiry_date, &a.fields.birth_date, today),
+        (None, None) => (None, None),
+    };
+    Checks { mrz_valid: m.map(|m| m.valid), barcode_valid, expired, age_years }
+}
+
+fn document_type(m: Option<&Mrz>, a: Option<&Aamva>) -> &'static str {
+    match (m.map(|m| m.document_code.chars().next()), a) {
+        (Some(Some('P')), _) => "passport",
+        (Some(Some('V')), _) => "visa",
+        (Some(Some('I' | 'A' | 'C')), _) => "id_card",
+        (Some(_), _) => "other",
+        (None, Some(a)) if a.document_type == "driver_license" => "driver_license",
+        (None, Some(_)) => "id_card",
+        (None, None) => "unknown",
     }
 }
 
@@ -117,6 +138,27 @@ impl DocumentPipeline {
         }
     }
 
+    /// The PDF417 of the document: on the back (every attempt) or the front (one quick pass);
+    /// with neither found and no MRZ, every attempt on the front too (a licence back sent alone).
+    async fn barcode(
+        &self,
+        front: Arc<RgbImage>,
+        back: Option<Arc<RgbImage>>,
+        quick_front: Option<Barcode>,
+        has_mrz: bool,
+    ) -> Result<Option<Barcode>, ApiError> {
+        if let Some(img) = back {
+            if let Some(b) = barcode::read(img, "back", false).await? {
+                return Ok(Some(b));
+            }
+        }
+        match quick_front {
+            Some(b) => Ok(Some(b)),
+            None if has_mrz => Ok(None),
+            None => barcode::read(front, "front", false).await,
+        }
+    }
+
     pub async fn read(&self, front: Arc<RgbImage>, back: Option<Arc<RgbImage>>) -> Result<DocumentRead, ApiError> {
         let back_read = async {
             match &back {
@@ -124,11 +166,15 @@ impl DocumentPipeline {
                 None => Ok(None),
             }
         };
-        let (lines, portrait, back_lines) =
-            futures_util::future::join3(self.ocr.read(front.clone()), self.faces.detect(front.clone()), back_read)
-                .await;
-        let (lines, portrait, back_lines) =
-            (lines?, portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())), back_lines?);
+        let (lines, portrait, back_lines, quick_front) = futures_util::future::join4(
+            self.ocr.read(front.clone()),
+            self.faces.detect(front.clone()),
+            back_read,
+            barcode::read(front.clone(), "front", true),
+        )
+        .await;
+        let (lines, portrait, back_lines, quick_front) =
+            (lines?, portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())), back_lines?, quick_front?);
         let today = today();
         // The MRZ is on the back of most ID cards and on the front of passports and visas.
         let text: Vec<String> = lines.iter().chain(back_lines.iter().flatten()).map(|l| l.text.clone()).collect();
@@ -141,10 +187,12 @@ impl DocumentPipeline {
             .await;
             parsed = mrz::better(mrz::better(parsed, f?), b?);
         }
+        let barcode = self.barcode(front, back, quick_front, parsed.is_some()).await?;
         Ok(DocumentRead {
-            document_type: document_type(parsed.as_ref()).to_string(),
-            checks: checks(parsed.as_ref(), today),
+            document_type: document_type(parsed.as_ref(), barcode.as_ref().and_then(|b| b.aamva.as_ref())).to_string(),
+            checks: checks(parsed.as_ref(), barcode.as_ref(), today),
             mrz: parsed,
+            barcode,
             text_lines: lines,
             back_text_lines: back_lines,
             portrait,
@@ -168,10 +216,23 @@ mod tests {
     fn expiry_and_age_from_the_mrz() {
         let zone = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
         let m = mrz::parse(&zone.map(String::from), 2026).unwrap();
-        let c = checks(Some(&m), (2026, 11, 26));
+        let c = checks(Some(&m), None, (2026, 11, 26));
         assert_eq!((c.mrz_valid, c.expired, c.age_years), (Some(true), Some(true), Some(52)));
-        assert_eq!(checks(Some(&m), (2026, 8, 11)).age_years, Some(51), "the day before the birthday");
-        assert_eq!(document_type(Some(&m)), "passport");
-        assert!(checks(None, (2026, 1, 1)).mrz_valid.is_none());
+        assert_eq!(checks(Some(&m), None, (2026, 8, 11)).age_years, Some(51), "the day before the birthday");
+        assert_eq!(document_type(Some(&m), None), "passport");
+        assert!(checks(None, None, (2026, 1, 1)).mrz_valid.is_none());
+    }
+
+    #[test]
+    fn expiry_and_age_from_an_aamva_barcode_without_an_mrz() {
+        let dl = "DLDAQ1\nDCSDOE\nDACJO\nDBB07042010\nDBA01022026\r";
+        let b = Barcode::from_text(format!("@\n\x1e\rANSI 636001080001DL00310044{dl}"), "back");
+        let c = checks(None, Some(&b), (2026, 11, 26));
+        assert_eq!((c.barcode_valid, c.expired, c.age_years, c.mrz_valid), (Some(true), Some(true), Some(16), None));
+        assert_eq!(document_type(None, b.aamva.as_ref()), "driver_license");
+        let other = Barcode::from_text("not a licence".into(), "back");
+        let c = checks(None, Some(&other), (2026, 11, 26));
+        assert_eq!((c.barcode_valid, c.expired, c.age_years), (Some(false), None, None), "no invented dates");
+        assert_eq!(other.problem.as_ref().map(|p| p.code.as_str()), Some("not_aamva"));
     }
 }

@@ -1,5 +1,8 @@
 //! Pipelines: model calls in order, with the pure maths of `vision` in between.
 
+pub mod aamva;
+pub mod aamva_iin;
+pub mod barcode;
 pub mod document;
 pub mod enroll;
 pub mod face;

@@ -23,15 +23,21 @@ use crate::{error::ApiError, gallery::Gallery};
 /// second person in the frame.
 const BACKGROUND_FACE_AREA: f32 = 0.25;
 
-/// The holder, as the MRZ gives it.
+/// The holder, as the MRZ gives it (or, without one, the AAMVA barcode of a US or Canadian card).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Identity {
+    /// `mrz` or `aamva_barcode`: where these fields come from.
+    pub source: String,
     pub document_type: String,
     pub document_number: String,
+    /// The MRZ's issuing state; for a barcode, the issuer's country (`USA`, `CAN`, `MEX`).
     pub issuing_state: String,
+    /// The barcode's issuing jurisdiction (`CA`, `ON`, ...); null for an MRZ.
+    pub issuing_jurisdiction: Option<String>,
     pub surname: String,
     pub given_names: String,
-    pub nationality: String,
+    /// Null where the document does not give it (driver licences).
+    pub nationality: Option<String>,
     pub birth_date: String,
     pub sex: String,
     pub expiry_date: String,
@@ -140,14 +146,7 @@ fn document_checks(doc: &DocumentRead, min_age: Option<i32>) -> Vec<Check> {
         None => Check::fail("document_portrait", Reason::NoFaceOnDocument, None, None),
     });
     let Some(mrz) = &doc.mrz else {
-        checks
-            .push(Check::fail("mrz", Reason::MrzNotFound, None, None).with_detail("no machine-readable zone was read"));
-        for name in ["mrz_check_digits", "document_expiry"] {
-            checks.push(Check::skip(name, "no MRZ"));
-        }
-        if min_age.is_some() {
-            checks.push(Check::skip("age", "no MRZ"));
-        }
+        barcode_checks(doc, min_age, &mut checks);
         return checks;
     };
     checks.push(Check::pass("mrz", None, None));
@@ -175,18 +174,69 @@ fn document_checks(doc: &DocumentRead, min_age: Option<i32>) -> Vec<Check> {
     checks
 }
 
+/// The checks of a document without an MRZ: its AAMVA barcode's, or `mrz` failing.
+fn barcode_checks(doc: &DocumentRead, min_age: Option<i32>, checks: &mut Vec<Check>) {
+    let barcode = doc.barcode.as_ref();
+    let Some(a) = barcode.and_then(|b| b.aamva.as_ref()) else {
+        checks
+            .push(Check::fail("mrz", Reason::MrzNotFound, None, None).with_detail("no machine-readable zone was read"));
+        if let Some(problem) = barcode.and_then(|b| b.problem.as_ref()) {
+            checks
+                .push(Check::fail("barcode", Reason::BarcodeInvalid, None, None).with_detail(problem.message.clone()));
+        }
+        for name in ["mrz_check_digits", "document_expiry"] {
+            checks.push(Check::skip(name, "no MRZ"));
+        }
+        if min_age.is_some() {
+            checks.push(Check::skip("age", "no MRZ"));
+        }
+        return;
+    };
+    checks.push(Check::skip("mrz", "no MRZ: the identity is the AAMVA barcode's"));
+    checks.push(Check::pass("barcode", None, None));
+    checks.push(match doc.checks.expired {
+        Some(true) => Check::fail("document_expiry", Reason::DocumentExpired, None, None)
+            .with_detail(format!("expired on {} (checked on {})", a.fields.expiry_date, doc.today)),
+        _ => Check::pass("document_expiry", None, None),
+    });
+    if let Some(min) = min_age {
+        // The parser refuses a payload whose birth date is not a date, so the age is known here.
+        let age = doc.checks.age_years.unwrap_or(0);
+        checks.push(Check::at_least("age", Reason::Underage, age as f32, min as f32));
+    }
+}
+
 fn identity(doc: &DocumentRead) -> Option<Identity> {
-    let m = doc.mrz.as_ref()?;
+    if let Some(m) = doc.mrz.as_ref() {
+        return Some(Identity {
+            source: "mrz".into(),
+            document_type: doc.document_type.clone(),
+            document_number: m.document_number.clone(),
+            issuing_state: m.issuing_state.clone(),
+            issuing_jurisdiction: None,
+            surname: m.surname.clone(),
+            given_names: m.given_names.clone(),
+            nationality: Some(m.nationality.clone()),
+            birth_date: m.birth_date.clone(),
+            sex: m.sex.clone(),
+            expiry_date: m.expiry_date.clone(),
+            age_years: doc.checks.age_years,
+        });
+    }
+    let a = doc.barcode.as_ref()?.aamva.as_ref()?;
+    let f = &a.fields;
     Some(Identity {
+        source: "aamva_barcode".into(),
         document_type: doc.document_type.clone(),
-        document_number: m.document_number.clone(),
-        issuing_state: m.issuing_state.clone(),
-        surname: m.surname.clone(),
-        given_names: m.given_names.clone(),
-        nationality: m.nationality.clone(),
-        birth_date: m.birth_date.clone(),
-        sex: m.sex.clone(),
-        expiry_date: m.expiry_date.clone(),
+        document_number: f.document_number.clone(),
+        issuing_state: a.issuer.country.clone().unwrap_or_default(),
+        issuing_jurisdiction: a.issuer.jurisdiction_code.clone(),
+        surname: f.family_name.clone(),
+        given_names: f.given_names.clone(),
+        nationality: None,
+        birth_date: f.birth_date.clone(),
+        sex: f.sex.clone().unwrap_or_default(),
+        expiry_date: f.expiry_date.clone(),
         age_years: doc.checks.age_years,
     })
 }

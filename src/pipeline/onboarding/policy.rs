@@ -36,13 +36,14 @@ pub enum Reason {
     FaceMismatch,
     MrzNotFound,
     MrzCheckDigit,
+    BarcodeInvalid,
     DocumentExpired,
     Underage,
     DuplicateIdentity,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::NoFaceOnSelfie,
         Reason::MultipleFacesOnSelfie,
         Reason::SelfieNotLive,
@@ -51,6 +52,7 @@ impl Reason {
         Reason::FaceMismatch,
         Reason::MrzNotFound,
         Reason::MrzCheckDigit,
+        Reason::BarcodeInvalid,
         Reason::DocumentExpired,
         Reason::Underage,
         Reason::DuplicateIdentity,
@@ -67,6 +69,7 @@ impl Reason {
             Reason::FaceMismatch => "face_mismatch",
             Reason::MrzNotFound => "mrz_not_found",
             Reason::MrzCheckDigit => "mrz_check_digit",
+            Reason::BarcodeInvalid => "barcode_invalid",
             Reason::DocumentExpired => "document_expired",
             Reason::Underage => "underage",
             Reason::DuplicateIdentity => "duplicate_identity",
@@ -83,9 +86,11 @@ impl Reason {
             | Reason::FaceMismatch
             | Reason::DocumentExpired
             | Reason::Underage => Action::Reject,
-            Reason::SelfieLowQuality | Reason::MrzNotFound | Reason::MrzCheckDigit | Reason::DuplicateIdentity => {
-                Action::Review
-            }
+            Reason::SelfieLowQuality
+            | Reason::MrzNotFound
+            | Reason::MrzCheckDigit
+            | Reason::BarcodeInvalid
+            | Reason::DuplicateIdentity => Action::Review,
         }
     }
 
