@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-licences synth-documents synth-licences bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences synth-documents synth-licences bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
 
 all: build
 
@@ -83,7 +83,7 @@ synth-licences: evaltools
 	    .cache/evaltools/bin/python scripts/synth_licences.py --seed $(SYNTH_LIC_SEED) --count $(SYNTH_LIC_COUNT) --out $(SYNTH_LIC) && echo "$$stamp" > $(SYNTH_LIC)/.stamp; fi
 
 # Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
-eval: eval-documents eval-faces eval-licences
+eval: eval-documents eval-faces eval-liveness eval-licences
 
 eval-documents: setup synth-documents
 	@echo "==> eval: documents (../shared/devsets/mrz and $(SYNTH_DOCS))"
@@ -96,6 +96,10 @@ eval-licences: setup synth-licences
 eval-faces: setup
 	@echo "==> eval: faces (../shared/devsets/faces: FMR, FNMR, thresholds)"
 	$(CARGO) bench --locked --bench eval -- faces
+
+eval-liveness: setup
+	@echo "==> eval: liveness (../shared/devsets/liveness: APCER per attack type, BPCER)"
+	$(CARGO) bench --locked --bench eval -- liveness
 
 # The Docker image (Dockerfile). Not part of `make test`: a machine without Docker runs the rest.
 # Here dockerd is started without a bridge (host network only) and the base images are made with

@@ -37,7 +37,7 @@ pub enum Command {
     Verify {
         #[command(flatten)]
         engine: EngineConfig,
-        /// Named operating point (`default`, `strict`, `lenient`).
+        /// Named operating point (`default` = `fmr_1e-3`, `fmr_1e-2` = `lenient`, `fmr_1e-4` = `strict`).
         #[arg(long, default_value = "default")]
         operating_point: String,
         /// Source image file.

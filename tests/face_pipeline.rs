@@ -93,6 +93,33 @@ fn liveness_refuses_no_face_and_several_faces_with_distinct_codes() {
 }
 
 #[test]
+fn a_small_background_face_is_not_a_second_person_but_a_face_of_similar_size_is() {
+    let f = faces();
+    let op = operating::pick(&LIVENESS, None).unwrap();
+    let person = image("image_T1.jpg");
+    let alone = block_on(liveness_op(&f, person.clone(), op)).unwrap().face.bbox;
+    // Someone far behind: biden at a sixth of the size, in the corner away from the face.
+    let biden = image("biden.jpg");
+    let small = image::imageops::resize(&*biden, biden.width() / 6, biden.height() / 6, image::imageops::Triangle);
+    let mut scene = (*person).clone();
+    let corner = i64::from(scene.width() - small.width());
+    image::imageops::overlay(&mut scene, &small, corner, 0);
+    let scene = std::sync::Arc::new(scene);
+    assert_eq!(block_on(f.detect(scene.clone())).unwrap().len(), 2, "both faces are found");
+    let r = block_on(liveness_op(&f, scene, op)).expect("one person with a background face is judged");
+    assert!(
+        (r.face.bbox.x - alone.x).abs() < 2.0 && (r.face.bbox.y - alone.y).abs() < 2.0,
+        "the person's face is judged"
+    );
+    // Two people side by side: refused.
+    let mut pair = image::RgbImage::new(person.width() * 2, person.height());
+    image::imageops::overlay(&mut pair, &*person, 0, 0);
+    image::imageops::overlay(&mut pair, &*person, i64::from(person.width()), 0);
+    let err = block_on(liveness_op(&f, std::sync::Arc::new(pair), op)).unwrap_err();
+    assert_eq!(err.code(), "multiple_faces");
+}
+
+#[test]
 fn a_batch_of_aligned_faces_embeds_like_single_runs() {
     let f = faces();
     let names = ["obama.jpg", "biden.jpg", "astronaut.png", "image_T1.jpg", "obama3.jpg"];

@@ -65,6 +65,7 @@ async fn verify_in_both_forms_echoes_the_operating_point() {
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["match"], true);
     assert_eq!(r["operating_point"], "strict");
+    assert_eq!(r["fmr"], 1e-4, "strict is the FMR 1e-4 point");
     assert!(r["threshold"].as_f64().unwrap() > 0.0 && !r["source"].is_null() && !r["target"].is_null());
     let (s, r) =
         send(&app, post_json("/v1/faces/verify", json!({ "source": b64("obama.jpg"), "target": b64("biden.jpg") })))
@@ -72,6 +73,7 @@ async fn verify_in_both_forms_echoes_the_operating_point() {
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["match"], false);
     assert_eq!(r["operating_point"], "default");
+    assert_eq!(r["fmr"], 1e-3, "the default is the FMR 1e-3 point");
 }
 
 #[actix_web::test]

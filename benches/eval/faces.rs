@@ -15,7 +15,7 @@ use verity::{
     vision::decode,
 };
 
-use super::report::write_csv;
+use super::report::{rate, write_csv};
 
 /// The border added around each photo before detection, as a fraction of its size.
 const BORDER: f32 = 0.5;
@@ -94,23 +94,6 @@ fn next_up(x: f32) -> f32 {
     f32::from_bits(if x >= 0.0 { x.to_bits() + 1 } else { x.to_bits() - 1 })
 }
 
-/// The 95 % Wilson interval of `k` in `n`, as percentages.
-fn wilson(k: usize, n: usize) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 100.0);
-    }
-    let (k, n, z) = (k as f64, n as f64, 1.96f64);
-    let p = k / n;
-    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / (1.0 + z * z / n);
-    (100.0 * (centre - half).max(0.0), 100.0 * (centre + half).min(1.0))
-}
-
-fn rate(k: usize, n: usize) -> String {
-    let (lo, hi) = wilson(k, n);
-    format!("{k}/{n} = {:.3}% [{lo:.3}, {hi:.3}]", 100.0 * k as f64 / n.max(1) as f64)
-}
-
 fn print(title: &str, s: &Scores) {
     println!(
         "\n{title}: {} genuine pairs ({} without a face), {} impostor pairs ({} without a face)",
@@ -154,27 +137,29 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
             (r[0].to_string(), r[1].to_string())
         })
         .collect();
-    // Per image: the embedding of the aligned face, and the mean of it and its mirror's (a
-    // candidate of issue 14, measured here before it is built in).
+    // Per image: the embedding of the aligned face alone, and the pipeline's (the mean of it and
+    // its mirror's), so that the harness shows what flip-averaging does.
     let mut embeddings: HashMap<String, Option<Vec<f32>>> = HashMap::new();
     let mut flipped: HashMap<String, Option<Vec<f32>>> = HashMap::new();
+    let mut issues: HashMap<String, Vec<String>> = HashMap::new();
     let mut rows = Vec::new();
     for (file, identity) in &items {
         let bytes = std::fs::read(dir.join("images").join(file)).expect("image");
         let pair = rt.block_on(async {
             let img = Arc::new(with_border(&decode::decode("image", &bytes, 100_000_000).ok()?));
             let face = faces.largest_face(img.clone(), "image").await.ok()?;
+            let quality = face.quality.issues.clone();
             let aligned = faces.aligned(img, std::slice::from_ref(&face)).await.ok()?.pop()?;
-            let mirror = image::imageops::flip_horizontal(&aligned);
-            let mut e = faces.embed_aligned(vec![aligned, mirror]).await.ok()?;
-            let (m, plain) = (e.pop()?, e.pop()?);
-            let mut mean: Vec<f32> = plain.iter().zip(&m).map(|(a, b)| a + b).collect();
-            let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            mean.iter_mut().for_each(|v| *v /= norm);
-            Some((plain, mean))
+            let plain = faces.embed_aligned_with(vec![aligned.clone()], false).await.ok()?.pop()?;
+            let mean = faces.embed_aligned(vec![aligned]).await.ok()?.pop()?;
+            Some((plain, mean, quality))
         });
-        rows.push(vec![file.clone(), identity.clone(), pair.is_some().to_string()]);
-        let (plain, mean) = pair.map_or((None, None), |(p, m)| (Some(p), Some(m)));
+        let quality = pair.as_ref().map(|p| p.2.join(" ")).unwrap_or_default();
+        rows.push(vec![file.clone(), identity.clone(), pair.is_some().to_string(), quality]);
+        let (plain, mean) = pair.map_or((None, None), |(p, m, q)| {
+            issues.insert(file.clone(), q);
+            (Some(p), Some(m))
+        });
         embeddings.insert(file.clone(), plain);
         flipped.insert(file.clone(), mean);
     }
@@ -184,11 +169,51 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
         items.len(),
         started.elapsed().as_secs_f64()
     );
-    write_csv(&format!("faces-{name}-images.csv"), &["file", "identity", "face_found"], &rows);
+    write_csv(&format!("faces-{name}-images.csv"), &["file", "identity", "face_found", "quality_issues"], &rows);
 
-    for (variant, table) in [("", &embeddings), (", flip-averaged", &flipped)] {
+    for (variant, table) in [(", without flip-averaging", &embeddings), ("", &flipped)] {
         score_pairs(&format!("{name}{variant}"), dir, &items, table, variant.is_empty());
     }
+    quality_split(&items, &flipped, &issues);
+}
+
+/// At the default point, over every pair: how many false non-matches (and how many impostor
+/// pairs) have a face with a quality issue, i.e. would answer `inconclusive`, not `no match`.
+fn quality_split(
+    items: &[(String, String)],
+    embeddings: &HashMap<String, Option<Vec<f32>>>,
+    issues: &HashMap<String, Vec<String>>,
+) {
+    let t = operating::VERIFY[0].threshold;
+    let flagged = |f: &str| issues.get(f).is_some_and(|i| !i.is_empty());
+    let (mut fnm, mut fnm_flagged, mut imp, mut imp_flagged, mut gen_flagged) = (0, 0, 0, 0, 0);
+    for (i, (a, ia)) in items.iter().enumerate() {
+        for (b, ib) in &items[i + 1..] {
+            let (Some(x), Some(y)) = (&embeddings[a], &embeddings[b]) else { continue };
+            let low = flagged(a) || flagged(b);
+            if ia == ib {
+                gen_flagged += usize::from(low);
+                if cosine(x, y) < t {
+                    fnm += 1;
+                    fnm_flagged += usize::from(low);
+                }
+            } else {
+                imp += 1;
+                imp_flagged += usize::from(low && cosine(x, y) < t);
+            }
+        }
+    }
+    println!(
+        "
+quality at `default` (every pair with both faces found): {fnm_flagged} of {fnm} false non-matches \
+         have a face with a quality issue ({gen_flagged} genuine pairs in all do); {imp_flagged} of {imp} \
+         impostor pairs would answer `inconclusive` instead of a correct no-match"
+    );
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for i in issues.values().flatten() {
+        *kinds.entry(i.as_str()).or_default() += 1;
+    }
+    println!("quality issues over the set's faces: {kinds:?}");
 }
 
 fn score_pairs(

@@ -5,6 +5,7 @@
 //! `cargo bench --bench eval -- documents [NAME=DIR ...]`; without sets, the dev set
 //! (../shared/devsets/mrz) and the synthetic set under target/eval/synth/documents when present.
 //! `cargo bench --bench eval -- faces [NAME=DIR ...]`; without sets, ../shared/devsets/faces.
+//! `cargo bench --bench eval -- liveness [NAME=DIR ...]`; without sets, ../shared/devsets/liveness.
 //! `cargo bench --bench eval -- licences [NAME=DIR ...]`; without sets, the synthetic licence
 //! backs under target/eval/synth/licences (`make synth-licences`).
 
@@ -13,6 +14,7 @@ mod common;
 mod documents;
 mod faces;
 mod licences;
+mod liveness;
 mod report;
 
 use std::path::PathBuf;
@@ -58,12 +60,18 @@ fn main() {
                 faces::run(&name, &dir, &pipeline, &rt);
             }
         }
+        "liveness" => {
+            let pipeline = FacePipeline::new(common::engine());
+            for (name, dir) in sets(&args[1..], &[("devset-liveness", root.join("../shared/devsets/liveness"))]) {
+                liveness::run(&name, &dir, &pipeline, &rt);
+            }
+        }
         "licences" => {
             let docs = DocumentPipeline::new(FacePipeline::new(common::engine()));
             for (name, dir) in sets(&args[1..], &[("synthetic", root.join("target/eval/synth/licences"))]) {
                 licences::run(&name, &dir, &docs, &rt);
             }
         }
-        other => panic!("unknown reader `{other}` (documents, faces, licences)"),
+        other => panic!("unknown reader `{other}` (documents, faces, liveness, licences)"),
     }
 }

@@ -72,3 +72,20 @@ pub fn write_csv(name: &str, header: &[&str], rows: &[Vec<String>]) {
     w.flush().expect("csv");
     println!("per-item results: {}", path.display());
 }
+
+/// The 95 % Wilson interval of `k` in `n`, as percentages.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 100.0);
+    }
+    let (k, n, z) = (k as f64, n as f64, 1.96f64);
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / (1.0 + z * z / n);
+    (100.0 * (centre - half).max(0.0), 100.0 * (centre + half).min(1.0))
+}
+
+pub fn rate(k: usize, n: usize) -> String {
+    let (lo, hi) = wilson(k, n);
+    format!("{k}/{n} = {:.3}% [{lo:.3}, {hi:.3}]", 100.0 * k as f64 / n.max(1) as f64)
+}

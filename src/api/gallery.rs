@@ -188,6 +188,7 @@ pub async fn search(
         "matches": matches.iter().map(|h| json!({ "external_id": h.external_id, "face_id": h.face_id, "similarity": h.similarity })).collect::<Vec<_>>(),
         "threshold": threshold,
         "operating_point": if form.has("threshold") { "custom" } else { op.name },
+        "fmr": if form.has("threshold") { None } else { op.fmr },
         "top_k": top_k,
         "face": face,
     })))

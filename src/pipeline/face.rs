@@ -52,6 +52,22 @@ pub const MAX_BRIGHTNESS: f32 = 0.92;
 pub const MAX_YAW: f32 = 45.0;
 pub const MAX_PITCH: f32 = 35.0;
 
+/// A face smaller than this fraction of the largest face's area is a background face (someone far
+/// behind the person), not a second person in the picture.
+pub const BACKGROUND_FACE_AREA: f32 = 0.25;
+
+/// The one person of a picture, the rule of every route that wants a single face (liveness, the
+/// onboarding selfie, the KBY-AI liveness shape): the largest face when every other face is a
+/// background face; otherwise `Err(n)`, `n` the faces of similar size (0 when there is none).
+pub fn dominant_face(mut faces: Vec<Face>) -> Result<Face, usize> {
+    faces.sort_by(|a, b| b.area().total_cmp(&a.area()));
+    let largest = faces.first().map_or(0.0, Face::area);
+    match faces.iter().filter(|f| f.area() >= largest * BACKGROUND_FACE_AREA).count() {
+        1 => Ok(faces.swap_remove(0)),
+        n => Err(n),
+    }
+}
+
 /// One detected face, as every face route returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Face {
@@ -209,16 +225,38 @@ impl FacePipeline {
         self.embed_aligned(aligned).await
     }
 
-    /// L2-normalised embeddings of aligned 112x112 faces, in one batched inference.
+    /// L2-normalised embeddings of aligned 112x112 faces, in one batched inference: each the
+    /// mean of the face's and its mirror image's embeddings (flip-averaging: at FMR 1e-3 it
+    /// lowered the false non-match rate on the dev pairs, see README "Faces").
     pub async fn embed_aligned(&self, faces: Vec<RgbImage>) -> Result<Vec<Vec<f32>>, ApiError> {
+        self.embed_aligned_with(faces, true).await
+    }
+
+    /// As [`Self::embed_aligned`]; `flip` false embeds the faces alone (the harness compares).
+    pub async fn embed_aligned_with(&self, faces: Vec<RgbImage>, flip: bool) -> Result<Vec<Vec<f32>>, ApiError> {
         if faces.is_empty() {
             return Ok(Vec::new());
         }
         let model = self.engine.get("mobilefacenet")?;
         let n = faces.len();
-        let input = pool::run(move || Ok(tensor::rgb_nhwc_batch(&faces))).await?;
+        let input = pool::run(move || {
+            let batch: Vec<RgbImage> = if flip {
+                faces.iter().flat_map(|f| [f.clone(), image::imageops::flip_horizontal(f)]).collect()
+            } else {
+                faces
+            };
+            Ok(tensor::rgb_nhwc_batch(&batch))
+        })
+        .await?;
         let out = model.run(input).await?;
-        split_embeddings(out, n)
+        let rows = split_embeddings(out, if flip { 2 * n } else { n })?;
+        if !flip {
+            return Ok(rows);
+        }
+        Ok(rows
+            .chunks(2)
+            .map(|p| l2_normalise(&p[0].iter().zip(&p[1]).map(|(a, b)| a + b).collect::<Vec<_>>()))
+            .collect())
     }
 
     /// Ensemble liveness score of `face` (probability that it is a live person).
@@ -234,7 +272,10 @@ impl FacePipeline {
         Ok(LivenessScores { score: (v2 + v1se) / 2.0, minifasnet_v2: v2, minifasnet_v1se: v1se })
     }
 
-    /// One liveness model's probability that the face in `rect` is live.
+    /// One liveness model's probability that the face in `rect` is live: the mean over its
+    /// context crop and the crop's mirror image (the models take one crop per inference; the two
+    /// run one after the other on the model's worker). The mirror halves the spread of a single
+    /// crop's score: on the dev set it lowered BPCER at the same APCER (README, "Liveness").
     async fn liveness_model(
         &self,
         name: &str,
@@ -243,8 +284,14 @@ impl FacePipeline {
         rect: Rect,
     ) -> Result<f32, ApiError> {
         let model = self.engine.get(name)?;
-        let input = pool::run(move || Ok(tensor::bgr_nchw(&liveness_crop(&img, rect, crop_scale, 80)))).await?;
-        real_probability(&model.run(input).await?)
+        let (crop, mirror) = pool::run(move || {
+            let crop = liveness_crop(&img, rect, crop_scale, 80);
+            let mirror = image::imageops::flip_horizontal(&crop);
+            Ok((tensor::bgr_nchw(&crop), tensor::bgr_nchw(&mirror)))
+        })
+        .await?;
+        let (a, b) = futures_util::future::join(model.run(crop), model.run(mirror)).await;
+        Ok((real_probability(&a?)? + real_probability(&b?)?) / 2.0)
     }
 }
 

@@ -7,7 +7,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    face::{cosine, LivenessScores},
+    face::{cosine, dominant_face, LivenessScores},
     operating::OperatingPoint,
     Face, FacePipeline,
 };
@@ -38,6 +38,8 @@ pub struct VerifyResponse {
     pub similarity: f32,
     pub threshold: f32,
     pub operating_point: String,
+    /// The false-match rate the threshold was measured to keep (`make eval-faces`).
+    pub fmr: Option<f64>,
     pub source: Face,
     pub target: Face,
 }
@@ -76,6 +78,7 @@ pub async fn verify_op(
         similarity,
         threshold: op.threshold,
         operating_point: op.name.to_string(),
+        fmr: op.fmr,
         source: s,
         target: t,
     })
@@ -86,11 +89,10 @@ pub async fn liveness_op(
     img: Arc<RgbImage>,
     op: OperatingPoint,
 ) -> Result<LivenessResponse, ApiError> {
-    let mut found = faces.detect(img.clone()).await?;
-    let face = match found.len() {
-        0 => return Err(ApiError::NoFace("image".into())),
-        1 => found.remove(0),
-        count => return Err(ApiError::MultipleFaces { field: "image".into(), count }),
+    let face = match dominant_face(faces.detect(img.clone()).await?) {
+        Ok(face) => face,
+        Err(0) => return Err(ApiError::NoFace("image".into())),
+        Err(count) => return Err(ApiError::MultipleFaces { field: "image".into(), count }),
     };
     let models = faces.liveness(img, &face).await?;
     Ok(LivenessResponse {

@@ -13,7 +13,10 @@ use crate::{
         state::AppState,
     },
     error::ApiError,
-    pipeline::{face::cosine, operating, Face},
+    pipeline::{
+        face::{cosine, dominant_face},
+        operating, Face,
+    },
 };
 
 /// KBY-AI's server SDK looks at up to 8 faces per image when comparing, 10 for liveness.
@@ -144,6 +147,9 @@ async fn liveness(state: &web::Data<AppState>, mut form: Form, name: &'static st
         Failure::new(e, json!({ "resultCode": "Error", "face_state": { "result": "Error" }, "faces": [] }))
     };
     let mut found = state.faces.detect(img.clone()).await.map_err(fail)?;
+    // Largest first: the person, when the others are background faces (one rule for every route).
+    found.sort_by(|a, b| b.area().total_cmp(&a.area()));
+    let person = dominant_face(found.clone()).map(|_| ());
     found.truncate(MAX_LIVENESS_FACES);
     let scored = futures_util::future::join_all(found.iter().map(|f| state.faces.liveness(img.clone(), f))).await;
     let mut faces = Vec::new();
@@ -155,17 +161,17 @@ async fn liveness(state: &web::Data<AppState>, mut form: Form, name: &'static st
         faces.push(k);
         scores.push(s);
     }
-    match found.len() {
-        0 => Err(Failure::new(
+    match person {
+        Err(0) => Err(Failure::new(
             ApiError::NoFace(name.into()),
             json!({ "resultCode": "No face", "face_state": { "result": "No face" }, "faces": faces }),
         )),
-        1 => {
+        Ok(()) => {
             let threshold = operating::LIVENESS[0].threshold;
             let state = face_state(&found[0], &img, scores[0], scores[0] >= threshold);
             Ok(json!({ "resultCode": "Ok", "face_state": state, "faces": faces }))
         }
-        count => Err(Failure::new(
+        Err(count) => Err(Failure::new(
             ApiError::MultipleFaces { field: name.into(), count },
             json!({ "resultCode": "Multiple face", "face_state": { "result": "Multiple face" }, "faces": faces }),
         )),

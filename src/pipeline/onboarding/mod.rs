@@ -12,16 +12,12 @@ use serde::Serialize;
 pub use self::policy::{decide, Action, Check, Decision, Policy, Reason};
 use super::{
     document::{DocumentPipeline, DocumentRead},
-    face::{cosine, LivenessScores},
+    face::{cosine, dominant_face, LivenessScores},
     operating::OperatingPoint,
     search::{self, Duplicate},
     Face, FacePipeline,
 };
 use crate::{error::ApiError, gallery::Gallery};
-
-/// A face on the selfie smaller than this share of the largest one is background, not a
-/// second person in the frame.
-const BACKGROUND_FACE_AREA: f32 = 0.25;
 
 /// The holder, as the MRZ gives it (or, without one, the AAMVA barcode of a US or Canadian card).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -97,21 +93,19 @@ struct SelfieResult {
 }
 
 async fn selfie_stage(faces: &FacePipeline, img: Arc<RgbImage>, op: OperatingPoint) -> Result<SelfieResult, ApiError> {
-    let mut found = faces.detect(img.clone()).await?;
-    found.sort_by(|a, b| b.area().total_cmp(&a.area()));
-    let largest = found.first().map_or(0.0, Face::area);
-    let people = found.iter().filter(|f| f.area() >= largest * BACKGROUND_FACE_AREA).count();
     let mut checks = Vec::new();
-    if people != 1 {
-        let (reason, detail) = match people {
-            0 => (Reason::NoFaceOnSelfie, "no face was found on the selfie".to_string()),
-            n => (Reason::MultipleFacesOnSelfie, format!("{n} faces of similar size on the selfie")),
-        };
-        checks.push(Check::fail("selfie_face", reason, None, None).with_detail(detail));
-        checks.push(Check::skip("selfie_liveness", "no single face on the selfie"));
-        return Ok(SelfieResult { checks, face: None, liveness: None, embedding: None });
-    }
-    let face = found.swap_remove(0);
+    let face = match dominant_face(faces.detect(img.clone()).await?) {
+        Ok(face) => face,
+        Err(n) => {
+            let (reason, detail) = match n {
+                0 => (Reason::NoFaceOnSelfie, "no face was found on the selfie".to_string()),
+                n => (Reason::MultipleFacesOnSelfie, format!("{n} faces of similar size on the selfie")),
+            };
+            checks.push(Check::fail("selfie_face", reason, None, None).with_detail(detail));
+            checks.push(Check::skip("selfie_liveness", "no single face on the selfie"));
+            return Ok(SelfieResult { checks, face: None, liveness: None, embedding: None });
+        }
+    };
     checks.push(Check::pass("selfie_face", Some(face.score), None));
     let (live, emb) = futures_util::future::join(faces.liveness(img.clone(), &face), faces.embed(img, &face)).await;
     let (live, emb) = (live?, emb?);
