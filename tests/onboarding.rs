@@ -79,6 +79,36 @@ async fn obama_selfie_matches_a_document_with_obamas_portrait() {
 }
 
 #[actix_web::test]
+async fn the_mrz_first_read_decides_as_the_full_read_and_says_what_it_skipped() {
+    let app = test::init_service(build_app(state().await)).await;
+    let doc = obama_passport().await;
+    let quick = multipart(&[file("selfie", "obama2.jpg"), ("document", Some("doc.jpg"), doc.clone())]);
+    let full = multipart(&[
+        file("selfie", "obama2.jpg"),
+        ("document", Some("doc.jpg"), doc),
+        ("full_text", None, b"true".to_vec()),
+    ]);
+    let (s, q) = send(&app, post_multipart("/v1/onboarding", quick)).await;
+    assert_eq!(s, 200, "{q}");
+    let (s, f) = send(&app, post_multipart("/v1/onboarding", full)).await;
+    assert_eq!(s, 200, "{f}");
+    for key in ["decision", "reasons", "identity"] {
+        assert_eq!(q[key], f[key], "{key}");
+    }
+    assert_eq!(q["document"]["mrz"], f["document"]["mrz"]);
+    assert_eq!((q["document"]["full_text"].as_bool(), f["document"]["full_text"].as_bool()), (Some(false), Some(true)));
+    let lines = |r: &Value| r["document"]["text_lines"].as_array().unwrap().len();
+    assert!(lines(&q) < lines(&f), "the MRZ-first read skips the page's other lines: {} vs {}", lines(&q), lines(&f));
+    let bad = multipart(&[
+        file("selfie", "obama2.jpg"),
+        file("document", "td3_passport_specimen.jpg"),
+        ("full_text", None, b"yes".to_vec()),
+    ]);
+    let (s, e) = send(&app, post_multipart("/v1/onboarding", bad)).await;
+    assert_eq!((s.as_u16(), e["code"].as_str()), (400, Some("invalid_field")), "{e}");
+}
+
+#[actix_web::test]
 async fn a_photo_of_a_face_as_selfie_is_rejected_as_not_live() {
     let app = test::init_service(build_app(state().await)).await;
     let body = multipart(&[file("selfie", "image_F1.jpg"), ("document", Some("doc.jpg"), obama_passport().await)]);

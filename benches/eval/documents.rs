@@ -91,12 +91,18 @@ fn char_errors(a: &[String], b: &[String]) -> usize {
 ///
 /// `VERITY_EVAL_FIRST_PASS=1` scores the first pass alone (the zone among the page's OCR
 /// lines, no recovery: the reader as it was before the recovery passes);
-/// `VERITY_EVAL_DEBUG=1` prints the page's OCR lines of every item not read exactly.
+/// `VERITY_EVAL_MRZ_FIRST=1` reads as onboarding does by default (the MRZ band first, the whole
+/// page only when it holds no valid MRZ); `VERITY_EVAL_DEBUG=1` prints the page's OCR lines of
+/// every item not read exactly.
 pub fn run(name: &str, dir: &Path, docs: &DocumentPipeline, ocr: &Ocr, rt: &tokio::runtime::Runtime) {
     let items = load(dir);
     let flag = |v: &str| std::env::var(v).is_ok_and(|v| v == "1");
     let first_pass = flag("VERITY_EVAL_FIRST_PASS").then_some(ocr);
     let debug = flag("VERITY_EVAL_DEBUG");
+    let full_text = !flag("VERITY_EVAL_MRZ_FIRST");
+    if !full_text {
+        println!("{name}: MRZ first, as onboarding reads (VERITY_EVAL_MRZ_FIRST=1)");
+    }
     if first_pass.is_some() {
         println!("{name}: first pass only (VERITY_EVAL_FIRST_PASS=1)");
     }
@@ -120,7 +126,9 @@ pub fn run(name: &str, dir: &Path, docs: &DocumentPipeline, ocr: &Ocr, rt: &toki
                 let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
                 Ok((mrz::find(&text).and_then(|z| mrz::parse(&z, this_year)), lines))
             } else {
-                rt.block_on(docs.read(img, None)).map(|r| (r.mrz, r.text_lines)).map_err(|e| format!("{e}"))
+                rt.block_on(docs.read_with(img, None, full_text))
+                    .map(|r| (r.mrz, r.text_lines))
+                    .map_err(|e| format!("{e}"))
             }
         });
         let ms = start.elapsed().as_secs_f64() * 1e3;

@@ -26,6 +26,8 @@ pub enum Kind {
     Object { max_bytes: usize },
     /// An RFC 3339 time in the future.
     FutureTime,
+    /// `true` or `false` (a JSON boolean; the text `true` or `false` in multipart).
+    Boolean,
 }
 
 /// One field of a route.
@@ -118,6 +120,7 @@ pub enum Value {
     Number(f64),
     /// Seconds since the Unix epoch.
     Time(i64),
+    Bool(bool),
 }
 
 /// The characters of [`Kind::Id`].
@@ -140,6 +143,11 @@ pub fn from_text(field: &Field, text: &str) -> Result<Value, ApiError> {
             number(field, n, (min, max))
         }
         Kind::Object { max_bytes } => object(field, text, max_bytes),
+        Kind::Boolean => match text {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            other => Err(invalid(field, format!("true or false, not {other:?}"))),
+        },
         Kind::Image | Kind::Text { .. } | Kind::Id { .. } | Kind::OperatingPoint(_) | Kind::FutureTime => {
             string(field, text)
         }
@@ -160,6 +168,8 @@ pub fn from_json(field: &Field, value: serde_json::Value) -> Result<Value, ApiEr
         (Kind::Number { min, max }, other) => Err(invalid(field, format!("a number from {min} to {max}, not {other}"))),
         (Kind::Object { max_bytes }, v @ J::Object(_)) => object(field, &v.to_string(), max_bytes),
         (Kind::Object { .. }, _) => Err(invalid(field, "must be a JSON object")),
+        (Kind::Boolean, J::Bool(b)) => Ok(Value::Bool(b)),
+        (Kind::Boolean, other) => Err(invalid(field, format!("true or false, not {other}"))),
         (
             Kind::Image | Kind::Text { .. } | Kind::Id { .. } | Kind::OperatingPoint(_) | Kind::FutureTime,
             J::String(s),
@@ -234,9 +244,12 @@ fn string(field: &Field, s: &str) -> Result<Value, ApiError> {
             }
             Ok(Value::Time(t.as_second()))
         }
-        Kind::Image | Kind::Text { .. } | Kind::Integer { .. } | Kind::Number { .. } | Kind::Object { .. } => {
-            Ok(Value::Text(s.to_string()))
-        }
+        Kind::Image
+        | Kind::Text { .. }
+        | Kind::Integer { .. }
+        | Kind::Number { .. }
+        | Kind::Object { .. }
+        | Kind::Boolean => Ok(Value::Text(s.to_string())),
     }
 }
 

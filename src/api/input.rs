@@ -51,6 +51,13 @@ impl Form {
         }
     }
 
+    pub fn boolean(&self, name: &str) -> Option<bool> {
+        match self.options.get(name) {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
     /// A time option, in seconds since the Unix epoch.
     pub fn time(&self, name: &str) -> Option<i64> {
         match self.options.get(name) {

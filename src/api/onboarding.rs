@@ -54,6 +54,12 @@ pub const FIELDS: FieldSpec = FieldSpec::new(&[
         Kind::OperatingPoint(&operating::VERIFY),
         "The selfie-portrait match threshold.",
     ),
+    Field::optional(
+        "full_text",
+        Kind::Boolean,
+        "Read every text line of the document (default false: when the MRZ-shaped lines hold a valid MRZ, \
+         the rest of the page is not read and document.text_lines has only those).",
+    ),
 ]);
 
 fn options(form: &Form) -> Result<Options, ApiError> {
@@ -63,6 +69,7 @@ fn options(form: &Form) -> Result<Options, ApiError> {
         min_age: form.integer("min_age").map(|a| a as i32),
         liveness: operating::pick(&operating::LIVENESS, form.text("liveness_operating_point"))?,
         matching: operating::pick(&operating::VERIFY, form.text("match_operating_point"))?,
+        full_text: form.boolean("full_text").unwrap_or(false),
     })
 }
 

@@ -164,6 +164,7 @@ fn property(f: &Field, media: Media, nullable: bool) -> ObjectBuilder {
         Kind::FutureTime => {
             (Type::String, ObjectBuilder::new().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
         }
+        Kind::Boolean => (Type::Boolean, ObjectBuilder::new()),
     };
     let schema = if nullable {
         schema.schema_type([ty, Type::Null].into_iter().collect::<utoipa::openapi::schema::SchemaType>())
@@ -185,6 +186,7 @@ fn describe(f: &Field) -> String {
         | Kind::Integer { .. }
         | Kind::Number { .. }
         | Kind::Object { .. }
-        | Kind::FutureTime => f.doc.to_string(),
+        | Kind::FutureTime
+        | Kind::Boolean => f.doc.to_string(),
     }
 }

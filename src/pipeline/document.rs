@@ -12,8 +12,9 @@ use super::{
     aamva::Aamva,
     barcode::{self, Barcode},
     mrz::{self, Mrz},
+    mrz_band,
     mrz_read::MrzReader,
-    ocr::{Ocr, TextLine},
+    ocr::{self, Ocr, TextLine},
     Face, FacePipeline,
 };
 use crate::error::ApiError;
@@ -44,6 +45,10 @@ pub struct DocumentRead {
     pub text_lines: Vec<TextLine>,
     /// Text lines of the back side, when one was sent.
     pub back_text_lines: Option<Vec<TextLine>>,
+    /// True when `text_lines` (and `back_text_lines`) hold every line of the page; false when
+    /// only the MRZ-shaped lines were read (the MRZ-first read of onboarding without
+    /// `full_text`, which found a valid MRZ in them).
+    pub full_text: bool,
     /// The largest face on the front (the holder's portrait), in the face routes' shape.
     pub portrait: Option<Face>,
     pub checks: Checks,
@@ -159,7 +164,83 @@ impl DocumentPipeline {
         }
     }
 
+    /// Every line of the page read, then the MRZ (recovered from the image when those lines give
+    /// no valid one), the barcode and the portrait.
     pub async fn read(&self, front: Arc<RgbImage>, back: Option<Arc<RgbImage>>) -> Result<DocumentRead, ApiError> {
+        self.read_with(front, back, true).await
+    }
+
+    /// [`Self::read`]; `full_text` false reads the MRZ-shaped lines first and, when they hold a
+    /// valid MRZ, decides from them, the portrait and the barcode without reading the rest of
+    /// the page (`full_text: false` in the answer); otherwise it reads the whole page as `read`.
+    pub async fn read_with(
+        &self,
+        front: Arc<RgbImage>,
+        back: Option<Arc<RgbImage>>,
+        full_text: bool,
+    ) -> Result<DocumentRead, ApiError> {
+        if !full_text {
+            if let Some(read) = self.read_mrz_first(front.clone(), back.clone()).await? {
+                return Ok(read);
+            }
+        }
+        self.read_full(front, back).await
+    }
+
+    async fn read_mrz_first(
+        &self,
+        front: Arc<RgbImage>,
+        back: Option<Arc<RgbImage>>,
+    ) -> Result<Option<DocumentRead>, ApiError> {
+        let back_read = async {
+            match &back {
+                Some(img) => self.mrz_lines(img.clone()).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (lines, portrait, back_lines, quick_front) = futures_util::future::join4(
+            self.mrz_lines(front.clone()),
+            self.faces.detect(front.clone()),
+            back_read,
+            barcode::read(front.clone(), "front", true),
+        )
+        .await;
+        let (lines, back_lines) = (lines?, back_lines?);
+        let today = today();
+        let text: Vec<String> = lines.iter().chain(back_lines.iter().flatten()).map(|l| l.text.clone()).collect();
+        let Some(parsed) = mrz::find(&text).and_then(|zone| mrz::parse(&zone, today.0)).filter(|m| m.valid) else {
+            return Ok(None);
+        };
+        let portrait = portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area()));
+        let barcode = self.barcode(front, back, quick_front?, true).await?;
+        Ok(Some(DocumentRead {
+            document_type: document_type(Some(&parsed), barcode.as_ref().and_then(|b| b.aamva.as_ref())).to_string(),
+            checks: checks(Some(&parsed), barcode.as_ref(), today),
+            mrz: Some(parsed),
+            barcode,
+            text_lines: lines,
+            back_text_lines: back_lines,
+            full_text: false,
+            portrait,
+            today: format!("{:04}-{:02}-{:02}", today.0, today.1, today.2),
+        }))
+    }
+
+    /// The MRZ-shaped lines of one side, read: the zone-like band first ([`mrz_band::split`]),
+    /// the other long lines as well when the band alone holds no valid MRZ.
+    async fn mrz_lines(&self, img: Arc<RgbImage>) -> Result<Vec<TextLine>, ApiError> {
+        let (band, other) = mrz_band::split(&self.ocr.detect_lines(img.clone()).await?);
+        let mut lines = self.ocr.recognise_boxes(img.clone(), band).await?;
+        let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
+        let valid = mrz::find(&text).and_then(|zone| mrz::parse(&zone, today().0)).is_some_and(|m| m.valid);
+        if !valid && !other.is_empty() {
+            lines.extend(self.ocr.recognise_boxes(img, other).await?);
+            lines = ocr::reading_order(lines);
+        }
+        Ok(lines)
+    }
+
+    async fn read_full(&self, front: Arc<RgbImage>, back: Option<Arc<RgbImage>>) -> Result<DocumentRead, ApiError> {
         let back_read = async {
             match &back {
                 Some(img) => self.ocr.read(img.clone()).await.map(Some),
@@ -195,6 +276,7 @@ impl DocumentPipeline {
             barcode,
             text_lines: lines,
             back_text_lines: back_lines,
+            full_text: true,
             portrait,
             today: format!("{:04}-{:02}-{:02}", today.0, today.1, today.2),
         })

@@ -8,6 +8,7 @@ pub mod enroll;
 pub mod face;
 pub mod face_ops;
 pub mod mrz;
+pub mod mrz_band;
 pub mod mrz_read;
 pub mod ocr;
 pub mod onboarding;

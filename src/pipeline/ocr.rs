@@ -31,9 +31,11 @@ const REC_MIN_WIDTH: u32 = 320;
 const REC_MAX_WIDTH: u32 = 2400;
 /// Lines per recogniser batch.
 const REC_BATCH: usize = 8;
+/// A batch takes lines up to this many times as wide as its narrowest (each line is padded to
+/// the batch's widest, and the recogniser's time grows with the padded width).
+const REC_BATCH_WIDTH_RATIO: f32 = 1.5;
 /// Below this mean character probability a line is also read rotated by 180 degrees.
 const FLIP_BELOW: f32 = 0.85;
-
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TextLine {
     pub text: String,
@@ -129,7 +131,7 @@ fn rec_input(crops: &[RgbImage]) -> Tensor {
 }
 
 /// Top to bottom, left to right; boxes whose centres lie within half a line height share a row.
-fn reading_order(mut lines: Vec<TextLine>) -> Vec<TextLine> {
+pub fn reading_order(mut lines: Vec<TextLine>) -> Vec<TextLine> {
     lines.sort_by(|a, b| (a.bbox.y + a.bbox.height / 2.0).total_cmp(&(b.bbox.y + b.bbox.height / 2.0)));
     let mut rows: Vec<Vec<TextLine>> = Vec::new();
     for line in lines {
@@ -157,9 +159,9 @@ impl Ocr {
         Ocr { engine, charsets: Arc::default() }
     }
 
-    /// Reads every crop. Crops are sorted by width and recognised in batches of
-    /// [`REC_BATCH`], each padded to its own widest crop, so short words are not padded to
-    /// the width of an MRZ line.
+    /// Reads every crop. Crops are sorted by width and recognised in batches of at most
+    /// [`REC_BATCH`] lines of similar width ([`REC_BATCH_WIDTH_RATIO`]), each padded to its own
+    /// widest crop, so short words are not padded to the width of an MRZ line.
     pub async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
         self.recognise_masked(crops, None).await
     }
@@ -192,8 +194,21 @@ impl Ocr {
         let mask = alphabet.map(|a| self.charsets.mask(&name, &chars, a));
         let mut order: Vec<usize> = (0..crops.len()).collect();
         order.sort_by_key(|&i| crops[i].width());
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            let w = crops[i].width() as f32;
+            match groups.last_mut() {
+                Some(g)
+                    if g.len() < REC_BATCH
+                        && w <= crops[g[0]].width().max(REC_MIN_WIDTH) as f32 * REC_BATCH_WIDTH_RATIO =>
+                {
+                    g.push(i)
+                }
+                _ => groups.push(vec![i]),
+            }
+        }
         let crops = Arc::new(crops);
-        let batches = order.chunks(REC_BATCH).map(|idx| {
+        let batches = groups.iter().map(|idx| {
             let (idx, crops, chars, model, mask) =
                 (idx.to_vec(), crops.clone(), chars.clone(), model.clone(), mask.clone());
             async move {
@@ -238,17 +253,34 @@ impl Ocr {
         self.read_scaled(img, side, true).await
     }
 
+    /// The text boxes of `img` (the detector at its usual scale), not yet read.
+    pub async fn detect_lines(&self, img: Arc<RgbImage>) -> Result<Vec<TextBox>, ApiError> {
+        self.boxes(img, DET_MAX_SIDE, false).await
+    }
+
     async fn read_scaled(&self, img: Arc<RgbImage>, side: u32, upscale: bool) -> Result<Vec<TextLine>, ApiError> {
+        let boxes = self.boxes(img.clone(), side, upscale).await?;
+        self.recognise_boxes(img, boxes).await
+    }
+
+    /// The detector's text boxes of `img`, in image pixels.
+    async fn boxes(&self, img: Arc<RgbImage>, side: u32, upscale: bool) -> Result<Vec<TextBox>, ApiError> {
         let det = self.engine.get(&self.engine.config().ocr_det)?;
         let src = img.clone();
         let (input, sx, sy) = pool::run(move || Ok(det_input_at(&src, side, upscale))).await?;
         let (mh, mw) = (input.shape[2], input.shape[3]);
         let out = det.run(input).await?;
-        let src = img.clone();
-        let (boxes, crops) = pool::run(move || {
+        pool::run(move || {
             let prob = out.into_iter().next().ok_or_else(|| ApiError::Internal("detector gave no output".into()))?;
-            let boxes: Vec<TextBox> = db::boxes(&prob.data, mw, mh, DB).into_iter().map(|b| b.scaled(sx, sy)).collect();
-            let crops: Vec<RgbImage> = boxes.iter().map(|b| crop_line(&src, b)).collect();
+            Ok(db::boxes(&prob.data, mw, mh, DB).into_iter().map(|b| b.scaled(sx, sy)).collect())
+        })
+        .await
+    }
+
+    /// The text of each box (upside-down lines handled), as lines in reading order.
+    pub async fn recognise_boxes(&self, img: Arc<RgbImage>, boxes: Vec<TextBox>) -> Result<Vec<TextLine>, ApiError> {
+        let (boxes, crops) = pool::run(move || {
+            let crops: Vec<RgbImage> = boxes.iter().map(|b| crop_line(&img, b)).collect();
             Ok((boxes, crops))
         })
         .await?;

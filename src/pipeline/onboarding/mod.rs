@@ -76,6 +76,9 @@ pub struct Options {
     pub min_age: Option<i32>,
     pub liveness: OperatingPoint,
     pub matching: OperatingPoint,
+    /// Read every line of the document (`document.text_lines`), not only the MRZ's when those
+    /// give a valid MRZ.
+    pub full_text: bool,
 }
 
 /// The images of one onboarding call.
@@ -124,8 +127,9 @@ async fn document_stage(
     faces: &FacePipeline,
     front: Arc<RgbImage>,
     back: Option<Arc<RgbImage>>,
+    full_text: bool,
 ) -> Result<(DocumentRead, Option<Vec<f32>>), ApiError> {
-    let read = documents.read(front.clone(), back).await?;
+    let read = documents.read_with(front.clone(), back, full_text).await?;
     let embedding = match &read.portrait {
         Some(p) => Some(faces.embed(front, p).await?),
         None => None,
@@ -255,7 +259,9 @@ pub async fn run(
     };
     let document_fut = async {
         let t = Instant::now();
-        document_stage(documents, faces, images.document, images.document_back).await.map(|r| (r, ms(t)))
+        document_stage(documents, faces, images.document, images.document_back, options.full_text)
+            .await
+            .map(|r| (r, ms(t)))
     };
     let (selfie, document) = futures_util::future::join(selfie_fut, document_fut).await;
     let ((selfie, selfie_ms), ((doc, portrait_embedding), document_ms)) = (selfie?, document?);
