@@ -110,6 +110,11 @@ fn document_type(m: Option<&Mrz>, a: Option<&Aamva>) -> &'static str {
     }
 }
 
+/// The MRZ among the lines' `text`, when there is one and every check digit holds.
+fn valid_mrz(text: &[String], year: i32) -> Option<Mrz> {
+    mrz::find(text).and_then(|zone| mrz::parse(&zone, year)).filter(|m| m.valid)
+}
+
 #[derive(Clone)]
 pub struct DocumentPipeline {
     ocr: Ocr,
@@ -208,7 +213,7 @@ impl DocumentPipeline {
         let (lines, back_lines) = (lines?, back_lines?);
         let today = today();
         let text: Vec<String> = lines.iter().chain(back_lines.iter().flatten()).map(|l| l.text.clone()).collect();
-        let Some(parsed) = mrz::find(&text).and_then(|zone| mrz::parse(&zone, today.0)).filter(|m| m.valid) else {
+        let Some(parsed) = valid_mrz(&text, today.0) else {
             return Ok(None);
         };
         let portrait = portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area()));
@@ -232,8 +237,7 @@ impl DocumentPipeline {
         let (band, other) = mrz_band::split(&self.ocr.detect_lines(img.clone()).await?);
         let mut lines = self.ocr.recognise_boxes(img.clone(), band).await?;
         let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-        let valid = mrz::find(&text).and_then(|zone| mrz::parse(&zone, today().0)).is_some_and(|m| m.valid);
-        if !valid && !other.is_empty() {
+        if valid_mrz(&text, today().0).is_none() && !other.is_empty() {
             lines.extend(self.ocr.recognise_boxes(img, other).await?);
             lines = ocr::reading_order(lines);
         }
