@@ -67,20 +67,14 @@ SYNTH_DOCS_SEED ?= 1
 SYNTH_DOCS_COUNT ?= 500
 SYNTH_DOCS := target/eval/synth/documents
 synth-documents: evaltools
-	@stamp="$(SYNTH_DOCS_SEED) $(SYNTH_DOCS_COUNT) $$(sha256sum scripts/synth_documents.py | cut -c1-16)"; \
-	  if [ "$$(cat $(SYNTH_DOCS)/.stamp 2>/dev/null)" = "$$stamp" ]; then echo "==> synthetic documents: up to date ($(SYNTH_DOCS))"; \
-	  else echo "==> synthetic documents: generating $(SYNTH_DOCS_COUNT) (seed $(SYNTH_DOCS_SEED))"; rm -rf $(SYNTH_DOCS); \
-	    .cache/evaltools/bin/python scripts/synth_documents.py --seed $(SYNTH_DOCS_SEED) --count $(SYNTH_DOCS_COUNT) --out $(SYNTH_DOCS) && echo "$$stamp" > $(SYNTH_DOCS)/.stamp; fi
+	@bash scripts/synth.sh documents $(SYNTH_DOCS) $(SYNTH_DOCS_SEED) $(SYNTH_DOCS_COUNT) scripts/synth_documents.py
 
 # The synthetic licence backs of `make eval-licences` (AAMVA PDF417; fixed seed, as above).
 SYNTH_LIC_SEED ?= 1
 SYNTH_LIC_COUNT ?= 264
 SYNTH_LIC := target/eval/synth/licences
 synth-licences: evaltools
-	@stamp="$(SYNTH_LIC_SEED) $(SYNTH_LIC_COUNT) $$(cat scripts/synth_licences.py scripts/synth_documents.py | sha256sum | cut -c1-16)"; \
-	  if [ "$$(cat $(SYNTH_LIC)/.stamp 2>/dev/null)" = "$$stamp" ]; then echo "==> synthetic licences: up to date ($(SYNTH_LIC))"; \
-	  else echo "==> synthetic licences: generating $(SYNTH_LIC_COUNT) (seed $(SYNTH_LIC_SEED))"; rm -rf $(SYNTH_LIC); \
-	    .cache/evaltools/bin/python scripts/synth_licences.py --seed $(SYNTH_LIC_SEED) --count $(SYNTH_LIC_COUNT) --out $(SYNTH_LIC) && echo "$$stamp" > $(SYNTH_LIC)/.stamp; fi
+	@bash scripts/synth.sh licences $(SYNTH_LIC) $(SYNTH_LIC_SEED) $(SYNTH_LIC_COUNT) scripts/synth_licences.py scripts/synth_documents.py
 
 # Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
 eval: eval-documents eval-faces eval-liveness eval-licences

@@ -212,6 +212,16 @@ def perspective_coeffs(src, dst):
     return np.linalg.solve(np.array(a, np.float64), np.array(b, np.float64)).tolist()
 
 
+def photographed_at_an_angle(rng, img, jitter):
+    """`img` as a camera at an angle sees it: each corner moved inwards by up to `jitter` of the side."""
+    w, h = img.size
+    j = lambda: rng.uniform(0.0, jitter)
+    src = [(0, 0), (w, 0), (w, h), (0, h)]
+    dst = [(j() * w, j() * h), (w - j() * w, j() * h), (w - j() * w, h - j() * h), (j() * w, h - j() * h)]
+    return img.transform((w, h), Image.PERSPECTIVE, perspective_coeffs(src, dst), Image.BICUBIC,
+                         fillcolor=(90, 90, 90))
+
+
 def to_np(img):
     return np.asarray(img, dtype=np.float32)
 
@@ -244,13 +254,7 @@ def apply(rng, cond, page, fmt, mrz_box):
         return place(rng, page, 0.3).rotate(angle, resample=Image.BICUBIC, expand=False,
                                             fillcolor=(128, 128, 128))
     if cond == "perspective":
-        img = place(rng, page, 0.2)
-        w, h = img.size
-        j = lambda: rng.uniform(0.0, 0.12)
-        src = [(0, 0), (w, 0), (w, h), (0, h)]
-        dst = [(j() * w, j() * h), (w - j() * w, j() * h), (w - j() * w, h - j() * h), (j() * w, h - j() * h)]
-        return img.transform((w, h), Image.PERSPECTIVE, perspective_coeffs(src, dst), Image.BICUBIC,
-                             fillcolor=(90, 90, 90))
+        return photographed_at_an_angle(rng, place(rng, page, 0.2), 0.12)
     if cond == "blur":
         return img.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 2.0) * img.width / 1400))
     if cond == "noise":

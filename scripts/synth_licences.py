@@ -26,7 +26,9 @@ import zxingcpp
 from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from synth_documents import SANS, SANS_BOLD, background, font, from_np, perspective_coeffs, to_np  # noqa: E402
+from synth_documents import (  # noqa: E402
+    SANS, SANS_BOLD, background, font, from_np, photographed_at_an_angle, to_np,
+)
 
 # (IIN, jurisdiction code, country): a spread of the AAMVA IIN table.
 JURISDICTIONS = [("636014", "CA", "USA"), ("636015", "TX", "USA"), ("636001", "NY", "USA"),
@@ -172,13 +174,7 @@ def apply(rng, cond, card):
         return on_background(rng, card, 0.3).rotate(rng.uniform(5, 30) * rng.choice([-1, 1]), resample=Image.BICUBIC,
                                                     fillcolor=(120, 120, 120))
     if cond == "perspective":
-        img = on_background(rng, card, 0.2)
-        w, h = img.size
-        j = lambda: rng.uniform(0.0, 0.1)
-        src = [(0, 0), (w, 0), (w, h), (0, h)]
-        dst = [(j() * w, j() * h), (w - j() * w, j() * h), (w - j() * w, h - j() * h), (j() * w, h - j() * h)]
-        return img.transform((w, h), Image.PERSPECTIVE, perspective_coeffs(src, dst), Image.BICUBIC,
-                             fillcolor=(90, 90, 90))
+        return photographed_at_an_angle(rng, on_background(rng, card, 0.2), 0.1)
     if cond == "blur":
         return img.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
     if cond == "noise":

@@ -110,6 +110,36 @@ fn document_type(m: Option<&Mrz>, a: Option<&Aamva>) -> &'static str {
     }
 }
 
+/// The text lines a read gives its answer, and whether they are the whole page's.
+struct TextLines {
+    front: Vec<TextLine>,
+    back: Option<Vec<TextLine>>,
+    full_text: bool,
+}
+
+impl DocumentRead {
+    /// The answer: the document type and checks follow from the MRZ and the barcode.
+    fn new(
+        mrz: Option<Mrz>,
+        barcode: Option<Barcode>,
+        lines: TextLines,
+        portrait: Option<Face>,
+        today: (i32, u32, u32),
+    ) -> DocumentRead {
+        DocumentRead {
+            document_type: document_type(mrz.as_ref(), barcode.as_ref().and_then(|b| b.aamva.as_ref())).to_string(),
+            checks: checks(mrz.as_ref(), barcode.as_ref(), today),
+            mrz,
+            barcode,
+            text_lines: lines.front,
+            back_text_lines: lines.back,
+            full_text: lines.full_text,
+            portrait,
+            today: format!("{:04}-{:02}-{:02}", today.0, today.1, today.2),
+        }
+    }
+}
+
 /// The MRZ among the lines' `text`, when there is one and every check digit holds.
 fn valid_mrz(text: &[String], year: i32) -> Option<Mrz> {
     mrz::find(text).and_then(|zone| mrz::parse(&zone, year)).filter(|m| m.valid)
@@ -218,17 +248,8 @@ impl DocumentPipeline {
         };
         let portrait = portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area()));
         let barcode = self.barcode(front, back, quick_front?, true).await?;
-        Ok(Some(DocumentRead {
-            document_type: document_type(Some(&parsed), barcode.as_ref().and_then(|b| b.aamva.as_ref())).to_string(),
-            checks: checks(Some(&parsed), barcode.as_ref(), today),
-            mrz: Some(parsed),
-            barcode,
-            text_lines: lines,
-            back_text_lines: back_lines,
-            full_text: false,
-            portrait,
-            today: format!("{:04}-{:02}-{:02}", today.0, today.1, today.2),
-        }))
+        let text_lines = TextLines { front: lines, back: back_lines, full_text: false };
+        Ok(Some(DocumentRead::new(Some(parsed), barcode, text_lines, portrait, today)))
     }
 
     /// The MRZ-shaped lines of one side, read: the zone-like band first ([`mrz_band::split`]),
@@ -273,17 +294,8 @@ impl DocumentPipeline {
             parsed = mrz::better(mrz::better(parsed, f?), b?);
         }
         let barcode = self.barcode(front, back, quick_front, parsed.is_some()).await?;
-        Ok(DocumentRead {
-            document_type: document_type(parsed.as_ref(), barcode.as_ref().and_then(|b| b.aamva.as_ref())).to_string(),
-            checks: checks(parsed.as_ref(), barcode.as_ref(), today),
-            mrz: parsed,
-            barcode,
-            text_lines: lines,
-            back_text_lines: back_lines,
-            full_text: true,
-            portrait,
-            today: format!("{:04}-{:02}-{:02}", today.0, today.1, today.2),
-        })
+        let text_lines = TextLines { front: lines, back: back_lines, full_text: true };
+        Ok(DocumentRead::new(parsed, barcode, text_lines, portrait, today))
     }
 }
 
