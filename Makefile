@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences synth-documents synth-licences bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences eval-plates synth-documents synth-licences bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
 
 all: build
 
@@ -77,7 +77,7 @@ synth-licences: evaltools
 	@bash scripts/synth.sh licences $(SYNTH_LIC) $(SYNTH_LIC_SEED) $(SYNTH_LIC_COUNT) scripts/synth_licences.py scripts/synth_documents.py
 
 # Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
-eval: eval-documents eval-faces eval-liveness eval-licences
+eval: eval-documents eval-faces eval-liveness eval-licences eval-plates
 
 eval-documents: setup synth-documents
 	@echo "==> eval: documents (../shared/devsets/mrz and $(SYNTH_DOCS))"
@@ -86,6 +86,10 @@ eval-documents: setup synth-documents
 eval-licences: setup synth-licences
 	@echo "==> eval: licences ($(SYNTH_LIC): PDF417 decoded, AAMVA fields exact)"
 	$(CARGO) bench --locked --bench eval -- licences
+
+eval-plates: setup
+	@echo "==> eval: plates (../shared/devsets/plates: top-1, located, per region; negatives)"
+	$(CARGO) bench --locked --bench eval -- plates
 
 eval-faces: setup
 	@echo "==> eval: faces (../shared/devsets/faces: FMR, FNMR, thresholds)"

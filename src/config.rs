@@ -172,6 +172,10 @@ pub struct EngineConfig {
     /// Text-recognition model (manifest name): `ocr_rec` (PP-OCRv6 tiny) or `ocr_rec_v4`.
     #[arg(long, env = "VERITY_OCR_REC", default_value = "ocr_rec")]
     pub ocr_rec: String,
+    /// Recogniser of the plate reader's candidates (manifest name): `ocr_rec_v4` (PP-OCRv4,
+    /// stronger on plates than the tiny one) or `ocr_rec`.
+    #[arg(long, env = "VERITY_PLATE_REC", default_value = "ocr_rec_v4")]
+    pub plate_rec: String,
     /// Minimum detector score for a face.
     #[arg(long, env = "VERITY_DETECT_SCORE", default_value_t = 0.6)]
     pub detect_score: f32,

@@ -23,7 +23,7 @@ async fn probes_info_and_metrics() {
     let (s, info) = send(&app, test::TestRequest::get().uri("/v1/info")).await;
     assert_eq!(s, 200);
     let models = info["models"].as_array().unwrap();
-    assert_eq!(models.len(), 6, "four face models and the OCR pair");
+    assert_eq!(models.len(), 7, "four face models, the OCR pair and the plate recogniser");
     for m in models {
         assert_eq!(m["sha256"].as_str().unwrap().len(), 64, "{m}");
         assert!(m["licence"].is_string() && m["execution_provider"].is_string(), "{m}");

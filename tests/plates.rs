@@ -48,10 +48,31 @@ async fn plates_are_read_and_absent_plates_are_an_empty_list() {
     );
     let (_, ny) = plates(&app, image("ny_license_plate_wrap.jpg")).await;
     assert!(!texts(&ny).is_empty(), "the NY plate artwork yields a plate text: {ny}");
-    for none in ["astronaut.png", "obama.jpg"] {
+    // Faces, identity documents (their numbers are no plates) and a page of text give none.
+    for none in ["astronaut.png", "obama.jpg", "td3_passport_specimen.jpg", "skimage_page.png"] {
         let (s, r) = plates(&app, image(none)).await;
         assert_eq!((s, texts(&r).len()), (200, 0), "{none}: {r}");
     }
+}
+
+#[actix_web::test]
+async fn a_region_scores_by_its_formats_and_an_unknown_region_is_refused() {
+    let app = at::init_service(build_app(state().await)).await;
+    let mut body = image("fastalpr_test_image.png");
+    body["region"] = json!("us");
+    let (s, r) = plates(&app, body.clone()).await;
+    assert_eq!(s, 200, "{r}");
+    let p = &r["plates"][0];
+    assert_eq!(
+        (p["text"].as_str(), p["region"].as_str(), p["rows"].as_u64()),
+        (Some("5AU5341"), Some("us"), Some(1)),
+        "{r}"
+    );
+    assert!(p["format"].is_string() && p["fixes"].is_array() && p["text_confidence"].is_number(), "{p}");
+    body["region"] = json!("mars");
+    let (s, r) = plates(&app, body).await;
+    assert_eq!((s, r["code"].as_str()), (400, Some("invalid_field")), "{r}");
+    assert!(r["detail"].as_str().unwrap_or("").contains("auto, us, eu, br, cn"), "the detail names the regions: {r}");
 }
 
 #[actix_web::test]

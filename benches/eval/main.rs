@@ -8,6 +8,8 @@
 //! `cargo bench --bench eval -- liveness [NAME=DIR ...]`; without sets, ../shared/devsets/liveness.
 //! `cargo bench --bench eval -- licences [NAME=DIR ...]`; without sets, the synthetic licence
 //! backs under target/eval/synth/licences (`make synth-licences`).
+//! `cargo bench --bench eval -- plates [NAME=DIR ...]`; without sets, ../shared/devsets/plates and
+//! the synthetic plates under target/eval/synth/plates when present, then the negatives.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,11 +17,12 @@ mod documents;
 mod faces;
 mod licences;
 mod liveness;
+mod plates;
 mod report;
 
 use std::path::PathBuf;
 
-use verity::pipeline::{document::DocumentPipeline, ocr::Ocr, FacePipeline};
+use verity::pipeline::{document::DocumentPipeline, ocr::Ocr, plate::PlateReader, FacePipeline};
 
 fn sets(args: &[String], defaults: &[(&str, PathBuf)]) -> Vec<(String, PathBuf)> {
     let given: Vec<(String, PathBuf)> =
@@ -72,6 +75,17 @@ fn main() {
                 licences::run(&name, &dir, &docs, &rt);
             }
         }
-        other => panic!("unknown reader `{other}` (documents, faces, liveness, licences)"),
+        "plates" => {
+            let reader = PlateReader::new(Ocr::new(common::engine()));
+            let defaults = [
+                ("devset-plates", root.join("../shared/devsets/plates")),
+                ("synthetic", root.join("target/eval/synth/plates")),
+            ];
+            for (name, dir) in sets(&args[1..], &defaults) {
+                plates::run(&name, &dir, &reader, &rt);
+            }
+            plates::negatives(&common::testdata_dir(), plates::NEGATIVES, &reader, &rt);
+        }
+        other => panic!("unknown reader `{other}` (documents, faces, liveness, licences, plates)"),
     }
 }

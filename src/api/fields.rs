@@ -28,6 +28,8 @@ pub enum Kind {
     FutureTime,
     /// `true` or `false` (a JSON boolean; the text `true` or `false` in multipart).
     Boolean,
+    /// One of these names (the first is the default).
+    Choice(&'static [&'static str]),
 }
 
 /// One field of a route.
@@ -148,9 +150,12 @@ pub fn from_text(field: &Field, text: &str) -> Result<Value, ApiError> {
             "false" => Ok(Value::Bool(false)),
             other => Err(invalid(field, format!("true or false, not {other:?}"))),
         },
-        Kind::Image | Kind::Text { .. } | Kind::Id { .. } | Kind::OperatingPoint(_) | Kind::FutureTime => {
-            string(field, text)
-        }
+        Kind::Image
+        | Kind::Text { .. }
+        | Kind::Id { .. }
+        | Kind::OperatingPoint(_)
+        | Kind::Choice(_)
+        | Kind::FutureTime => string(field, text),
     }
 }
 
@@ -171,12 +176,23 @@ pub fn from_json(field: &Field, value: serde_json::Value) -> Result<Value, ApiEr
         (Kind::Boolean, J::Bool(b)) => Ok(Value::Bool(b)),
         (Kind::Boolean, other) => Err(invalid(field, format!("true or false, not {other}"))),
         (
-            Kind::Image | Kind::Text { .. } | Kind::Id { .. } | Kind::OperatingPoint(_) | Kind::FutureTime,
+            Kind::Image
+            | Kind::Text { .. }
+            | Kind::Id { .. }
+            | Kind::OperatingPoint(_)
+            | Kind::Choice(_)
+            | Kind::FutureTime,
             J::String(s),
         ) => string(field, &s),
-        (Kind::Image | Kind::Text { .. } | Kind::Id { .. } | Kind::OperatingPoint(_) | Kind::FutureTime, other) => {
-            Err(invalid(field, format!("expected a string, not {other}")))
-        }
+        (
+            Kind::Image
+            | Kind::Text { .. }
+            | Kind::Id { .. }
+            | Kind::OperatingPoint(_)
+            | Kind::Choice(_)
+            | Kind::FutureTime,
+            other,
+        ) => Err(invalid(field, format!("expected a string, not {other}"))),
     }
 }
 
@@ -225,6 +241,13 @@ fn string(field: &Field, s: &str) -> Result<Value, ApiError> {
                 Ok(Value::Text(s.to_string()))
             } else {
                 Err(invalid(field, format!("1 to {max} characters of letters, digits and - _ . : @")))
+            }
+        }
+        Kind::Choice(names) => {
+            if names.contains(&s) {
+                Ok(Value::Text(s.to_string()))
+            } else {
+                Err(invalid(field, format!("unknown value {s:?}; one of: {}", names.join(", "))))
             }
         }
         Kind::OperatingPoint(table) => {

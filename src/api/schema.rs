@@ -157,6 +157,13 @@ fn property(f: &Field, media: Media, nullable: bool) -> ObjectBuilder {
             }
             (Type::String, ObjectBuilder::new().enum_values(Some(names)))
         }
+        Kind::Choice(names) => {
+            let mut values: Vec<serde_json::Value> = names.iter().map(|&n| n.into()).collect();
+            if nullable {
+                values.push(serde_json::Value::Null);
+            }
+            (Type::String, ObjectBuilder::new().enum_values(Some(values)))
+        }
         Kind::Integer { min, max } => (Type::Integer, ObjectBuilder::new().minimum(Some(min)).maximum(Some(max))),
         Kind::Number { min, max } => (Type::Number, ObjectBuilder::new().minimum(Some(min)).maximum(Some(max))),
         // In multipart an object part is JSON text (OpenAPI's default encoding of an object).
@@ -179,6 +186,10 @@ fn describe(f: &Field) -> String {
         Kind::OperatingPoint(table) => {
             let names: Vec<String> = table.iter().map(|op| format!("`{}` ({:.2})", op.name, op.threshold)).collect();
             format!("{} One of {} (default `{}`).", f.doc, names.join(", "), table[0].name).trim().to_string()
+        }
+        Kind::Choice(names) => {
+            let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("{} One of {} (default `{}`).", f.doc, quoted.join(", "), names[0]).trim().to_string()
         }
         Kind::Image
         | Kind::Text { .. }

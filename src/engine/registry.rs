@@ -88,7 +88,12 @@ impl Engine {
     pub fn new(cfg: EngineConfig, manifest: &Manifest) -> Arc<Engine> {
         let budget = ThreadBudget::compute(&cfg);
         // Configured names live as long as the process, like the constant ones.
-        let ocr = [cfg.ocr_det.clone(), cfg.ocr_rec.clone()].map(|n| &*n.leak());
+        let mut ocr: Vec<&'static str> = Vec::new();
+        for name in [&cfg.ocr_det, &cfg.ocr_rec, &cfg.plate_rec] {
+            if !ocr.contains(&name.as_str()) {
+                ocr.push(&*name.clone().leak());
+            }
+        }
         let slots = FACE_MODELS
             .iter()
             .chain(ocr.iter())

@@ -159,11 +159,16 @@ impl Ocr {
         Ocr { engine, charsets: Arc::default() }
     }
 
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// Reads every crop. Crops are sorted by width and recognised in batches of at most
     /// [`REC_BATCH`] lines of similar width ([`REC_BATCH_WIDTH_RATIO`]), each padded to its own
     /// widest crop, so short words are not padded to the width of an MRZ line.
     pub async fn recognise(&self, crops: Vec<RgbImage>) -> Result<Vec<(String, f32)>, ApiError> {
-        self.recognise_masked(crops, None).await
+        let model = self.engine.config().ocr_rec.clone();
+        self.recognise_with(&model, crops, None).await
     }
 
     /// [`Ocr::recognise`] with only the characters `alphabet` accepts (e.g. the MRZ's
@@ -173,18 +178,22 @@ impl Ocr {
         crops: Vec<RgbImage>,
         alphabet: fn(&str) -> bool,
     ) -> Result<Vec<(String, f32)>, ApiError> {
-        self.recognise_masked(crops, Some(alphabet)).await
+        let model = self.engine.config().ocr_rec.clone();
+        self.recognise_with(&model, crops, Some(alphabet)).await
     }
 
-    async fn recognise_masked(
+    /// [`Ocr::recognise`] by the recogniser `name` (a manifest name the engine loaded, e.g. the
+    /// plate reader's), with only the characters `alphabet` accepts when given.
+    pub async fn recognise_with(
         &self,
+        name: &str,
         crops: Vec<RgbImage>,
         alphabet: Option<fn(&str) -> bool>,
     ) -> Result<Vec<(String, f32)>, ApiError> {
         if crops.is_empty() {
             return Ok(Vec::new());
         }
-        let name = self.engine.config().ocr_rec.clone();
+        let name = name.to_string();
         let model = self.engine.get(&name)?;
         let charset = self.engine.character_list(&name).ok_or_else(|| ApiError::ModelUnavailable {
             model: name.clone(),

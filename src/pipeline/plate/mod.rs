@@ -1,0 +1,194 @@
+//! License plates without a plate model: the OCR text detector finds text, [`candidates`] keeps
+//! the lines (and joined rows) shaped like a plate, the plate recogniser (PP-OCRv4 by default,
+//! limited to letters, digits and Chinese province characters) re-reads each from a slightly
+//! larger crop, and each reading is scored by its [`formats`] match, its characters and its
+//! size; the best reading of each place is a plate.
+
+pub mod candidates;
+pub mod formats;
+
+use std::sync::Arc;
+
+use image::RgbImage;
+use serde::Serialize;
+
+use self::{
+    candidates::Candidate,
+    formats::{Fix, Region},
+};
+use super::ocr::{crop_line, Ocr, TextLine};
+use crate::{
+    error::ApiError,
+    vision::{geometry::Point, geometry::Rect, pool},
+};
+
+pub use formats::normalise;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Plate {
+    /// Normalised text: upper-case letters and digits only, look-alikes fixed by the format.
+    pub text: String,
+    /// What the recogniser read (rows joined by a space).
+    pub raw_text: String,
+    /// The plate's score in 0..1: the recogniser's confidence weighted by how plate-like the
+    /// reading is (format, characters, size); plates are sorted by it.
+    pub confidence: f32,
+    /// The recogniser's own confidence in the reading.
+    pub text_confidence: f32,
+    #[serde(rename = "box")]
+    pub bbox: Rect,
+    pub polygon: [Point; 4],
+    /// 1, or 2 for a two-row plate.
+    pub rows: usize,
+    /// The region of the format the text matches (`us`, `eu`, `br`, `cn`), if any.
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Region>,
+    /// The format it matches (e.g. `ua`, `us_aaa9999`, `br_mercosur`), if any.
+    pub format: Option<&'static str>,
+    /// Every character the format changed (position in `text`, from, to).
+    pub fixes: Vec<Fix>,
+    /// Which finder found it (`ocr_text`; a plate-detector model would say its name).
+    pub detector: &'static str,
+}
+
+/// The text detector's input side (longer side, smaller photos upscaled) of the second look.
+pub const SECOND_LOOK_SIDE: u32 = 1600;
+
+/// Below this score a reading is not reported as a plate.
+pub const MIN_CONFIDENCE: f32 = 0.35;
+
+/// The plate recogniser's classes: upper-case letters, digits, CJK characters (Chinese
+/// provinces) and the middle dot of Chinese plates; every other class is masked.
+fn plate_alphabet(c: &str) -> bool {
+    c.chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || ('\u{4e00}'..='\u{9fff}').contains(&c) || c == '·')
+}
+
+/// How plate-like a reading is, in 0..1 (a weight, never a filter beyond its length): `read`
+/// as read, `fixes` made to match a format (`None`: it matches none), `size` its character
+/// height against the tallest candidate's.
+fn prior(read: &str, fixes: Option<usize>, size: f32) -> f32 {
+    let n = read.chars().count();
+    let digits = read.chars().filter(char::is_ascii_digit).count();
+    let length = match n {
+        4..=8 => 1.0,
+        9..=10 => 0.8,
+        _ => 0.0,
+    };
+    let format = fixes.map_or(0.8, |f| 1.0 - 0.05 * f as f32);
+    let kind = match digits {
+        0 if n <= 7 => 0.75, // vanity plates, but also words
+        0 => 0.4,            // longer words
+        d if d == n => 0.65, // dates, years, phone numbers
+        _ => 1.0,
+    };
+    length * format * kind * (0.6 + 0.4 * size)
+}
+
+fn overlaps(a: &Rect, b: &Rect) -> bool {
+    let (ca, cb) = ((a.x + a.width / 2.0, a.y + a.height / 2.0), (b.x + b.width / 2.0, b.y + b.height / 2.0));
+    let within = |c: (f32, f32), r: &Rect| c.0 >= r.x && c.0 <= r.x + r.width && c.1 >= r.y && c.1 <= r.y + r.height;
+    within(ca, b) || within(cb, a)
+}
+
+#[derive(Clone)]
+pub struct PlateReader {
+    ocr: Ocr,
+}
+
+impl PlateReader {
+    pub fn new(ocr: Ocr) -> PlateReader {
+        PlateReader { ocr }
+    }
+
+    /// Plates in `img`, any region's formats, best first; empty when there is none.
+    pub async fn read(&self, img: Arc<RgbImage>) -> Result<Vec<Plate>, ApiError> {
+        self.read_in(img, Region::Auto).await
+    }
+
+    /// Plates in `img` scored by `region`'s formats, best first; empty when there is none.
+    /// When the first look (the text detector at its page scale) finds no plate that matches a
+    /// format, a second look at [`SECOND_LOOK_SIDE`] finds the smaller text.
+    #[tracing::instrument(name = "plates", skip_all)]
+    pub async fn read_in(&self, img: Arc<RgbImage>, region: Region) -> Result<Vec<Plate>, ApiError> {
+        let lines = self.ocr.read(img.clone()).await?;
+        let mut plates = self.read_lines(&img, &lines, region).await?;
+        let page = lines.len() >= candidates::PAGE_LINES;
+        if !page && plates.first().is_none_or(|p| p.format.is_none()) && img.width().max(img.height()) > 640 {
+            let lines = self.ocr.read_at(img.clone(), SECOND_LOOK_SIDE).await?;
+            plates.extend(self.read_lines(&img, &lines, region).await?);
+        }
+        plates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        // The best reading of each place.
+        let mut kept: Vec<Plate> = Vec::new();
+        for p in plates {
+            if p.confidence >= MIN_CONFIDENCE && !kept.iter().any(|k| overlaps(&k.bbox, &p.bbox)) {
+                kept.push(p);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The scored readings of the candidates among `lines`.
+    async fn read_lines(
+        &self,
+        img: &Arc<RgbImage>,
+        lines: &[TextLine],
+        region: Region,
+    ) -> Result<Vec<Plate>, ApiError> {
+        let cands = candidates::find(lines);
+        let (src, rows) = (img.clone(), cands.clone());
+        let crops = pool::run(move || {
+            Ok(rows.iter().flat_map(|c| c.rows.iter().map(|r| crop_line(&src, r)).collect::<Vec<_>>()).collect())
+        })
+        .await?;
+        let model = self.ocr.engine().config().plate_rec.clone();
+        let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
+        let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
+        let mut next = readings.into_iter();
+        let mut plates = Vec::new();
+        for c in cands {
+            let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
+            plates.extend(scored(&c, &read, region, c.height / tallest));
+        }
+        Ok(plates)
+    }
+}
+
+fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32) -> Option<Plate> {
+    let raw_text = read.iter().map(|r| r.0.trim()).collect::<Vec<_>>().join(" ");
+    let text_confidence = read.iter().map(|r| r.1).fold(1.0f32, f32::min);
+    let read = normalise(&raw_text);
+    let fitted = formats::best(&read, region, formats::hint(&raw_text));
+    let weight = prior(&read, fitted.format.map(|_| fitted.fixes.len()), size);
+    (weight > 0.0).then(|| Plate {
+        confidence: text_confidence * weight,
+        text_confidence,
+        text: fitted.text,
+        raw_text,
+        bbox: c.bbox,
+        polygon: candidates::polygon(c),
+        rows: c.rows.len(),
+        region: fitted.format.map(|f| f.0),
+        format: fitted.format.map(|f| f.1),
+        fixes: fitted.fixes,
+        detector: "ocr_text",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_shaped_like_registrations_outweigh_words_years_and_fragments() {
+        assert!(prior("AB1234CD", Some(0), 1.0) > prior("AB1234CD", Some(1), 1.0));
+        assert!(prior("AB1234CD", Some(2), 1.0) > prior("AB1234CD", None, 1.0));
+        assert!(prior("AB1234CD", None, 1.0) > prior("2013", None, 1.0), "a year");
+        assert!(prior("WATTUP", None, 1.0) > 0.0, "a vanity plate still reads");
+        assert!(prior("WATTUP", None, 1.0) > prior("CAJOHKPACH", None, 1.0), "a long word");
+        assert!(prior("AB1234CD", Some(0), 1.0) > prior("AB1234CD", Some(0), 0.3), "smaller text");
+        assert_eq!(prior("AB1", None, 1.0), 0.0, "too short");
+        assert!(plate_alphabet("A") && plate_alphabet("7") && plate_alphabet("川") && !plate_alphabet("a"));
+    }
+}
