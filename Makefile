@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences eval-plates synth-documents synth-licences bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences eval-plates synth-documents synth-licences synth-plates bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
 
 all: build
 
@@ -76,6 +76,13 @@ SYNTH_LIC := target/eval/synth/licences
 synth-licences: evaltools
 	@bash scripts/synth.sh licences $(SYNTH_LIC) $(SYNTH_LIC_SEED) $(SYNTH_LIC_COUNT) scripts/synth_licences.py scripts/synth_documents.py
 
+# The synthetic plates of `make eval-plates` (US, EU, Brazil; fixed seed, as above).
+SYNTH_PLATES_SEED ?= 1
+SYNTH_PLATES_COUNT ?= 210
+SYNTH_PLATES := target/eval/synth/plates
+synth-plates: evaltools
+	@bash scripts/synth.sh plates $(SYNTH_PLATES) $(SYNTH_PLATES_SEED) $(SYNTH_PLATES_COUNT) scripts/synth_plates.py scripts/synth_documents.py
+
 # Accuracy (ACCURACY.md): a benchmark, not a test; no figure fails the build.
 eval: eval-documents eval-faces eval-liveness eval-licences eval-plates
 
@@ -87,8 +94,8 @@ eval-licences: setup synth-licences
 	@echo "==> eval: licences ($(SYNTH_LIC): PDF417 decoded, AAMVA fields exact)"
 	$(CARGO) bench --locked --bench eval -- licences
 
-eval-plates: setup
-	@echo "==> eval: plates (../shared/devsets/plates: top-1, located, per region; negatives)"
+eval-plates: setup synth-plates
+	@echo "==> eval: plates (../shared/devsets/plates and $(SYNTH_PLATES): top-1, located, per region; negatives)"
 	$(CARGO) bench --locked --bench eval -- plates
 
 eval-faces: setup
