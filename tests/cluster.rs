@@ -251,7 +251,11 @@ fn only_the_leader_runs_the_retention_purge() {
     assert_eq!(s, 201, "{r}");
     let faces = |s: &Server| get(&format!("{}/v1/collections/{collection}/faces", s.base)).unwrap().1["faces"].clone();
     wait_for("the purge", Duration::from_secs(20), || (faces(follow).as_array()?.is_empty()).then_some(()));
-    assert!(metric(lead, "verity_retention_purged_faces_total") >= 1.0);
+    // The follower sees the rows gone as soon as the leader's delete commits; the leader counts
+    // them just after: wait for the count rather than race it.
+    wait_for("the leader's purge count", Duration::from_secs(20), || {
+        (metric(lead, "verity_retention_purged_faces_total") >= 1.0).then_some(())
+    });
     assert_eq!(metric(follow, "verity_retention_purged_faces_total"), 0.0, "a follower purged");
 }
 
