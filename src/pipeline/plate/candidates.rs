@@ -4,7 +4,7 @@
 
 use crate::vision::{db::TextBox, geometry::Point, geometry::Rect};
 
-use super::super::ocr::TextLine;
+use crate::pipeline::ocr::TextLine;
 
 /// Where to read: one row, or two stacked rows read apart and joined top first.
 #[derive(Debug, Clone)]
