@@ -14,7 +14,7 @@ use std::{path::Path, sync::Arc, time::Instant};
 
 use verity::{
     pipeline::plate::{formats::Region, Plate, PlateReader},
-    vision::decode,
+    vision::{decode, geometry::Rect},
 };
 
 use super::report::{write_csv, Table};
@@ -99,8 +99,7 @@ fn loose(s: &str) -> String {
 }
 
 fn inside(p: &Plate, b: &[f32; 4]) -> bool {
-    let (cx, cy) = (p.bbox.x + p.bbox.width / 2.0, p.bbox.y + p.bbox.height / 2.0);
-    cx >= b[0] && cx <= b[0] + b[2] && cy >= b[1] && cy <= b[1] + b[3]
+    Rect { x: b[0], y: b[1], width: b[2], height: b[3] }.contains(p.bbox.centre())
 }
 
 fn read(

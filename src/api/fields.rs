@@ -182,17 +182,11 @@ pub fn from_json(field: &Field, value: serde_json::Value) -> Result<Value, ApiEr
             | Kind::OperatingPoint(_)
             | Kind::Choice(_)
             | Kind::FutureTime,
-            J::String(s),
-        ) => string(field, &s),
-        (
-            Kind::Image
-            | Kind::Text { .. }
-            | Kind::Id { .. }
-            | Kind::OperatingPoint(_)
-            | Kind::Choice(_)
-            | Kind::FutureTime,
-            other,
-        ) => Err(invalid(field, format!("expected a string, not {other}"))),
+            value,
+        ) => match value {
+            J::String(s) => string(field, &s),
+            other => Err(invalid(field, format!("expected a string, not {other}"))),
+        },
     }
 }
 

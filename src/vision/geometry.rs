@@ -18,6 +18,15 @@ pub struct Rect {
 }
 
 impl Rect {
+    pub fn centre(&self) -> Point {
+        Point { x: self.x + self.width / 2.0, y: self.y + self.height / 2.0 }
+    }
+
+    /// Whether `p` lies inside the box (edges included).
+    pub fn contains(&self, p: Point) -> bool {
+        p.x >= self.x && p.x <= self.x + self.width && p.y >= self.y && p.y <= self.y + self.height
+    }
+
     pub fn area(&self) -> f32 {
         self.width.max(0.0) * self.height.max(0.0)
     }

@@ -22,10 +22,6 @@ pub const PAGE_LINES: usize = 20;
 /// At most this many candidates are read (largest characters first).
 pub const MAX_CANDIDATES: usize = 16;
 
-fn centre(r: &Rect) -> Point {
-    Point { x: r.x + r.width / 2.0, y: r.y + r.height / 2.0 }
-}
-
 fn union(a: &Rect, b: &Rect) -> Rect {
     let (x0, y0) = (a.x.min(b.x), a.y.min(b.y));
     let (x1, y1) = ((a.x + a.width).max(b.x + b.width), (a.y + a.height).max(b.y + b.height));
@@ -68,7 +64,7 @@ fn similar(h1: f32, h2: f32, ratio: f32) -> bool {
 /// Two lines of one row with a gap of at most about one character between them.
 fn same_row(a: &TextLine, b: &TextLine) -> bool {
     let h = a.bbox.height.max(b.bbox.height);
-    let (ca, cb) = (centre(&a.bbox), centre(&b.bbox));
+    let (ca, cb) = (a.bbox.centre(), b.bbox.centre());
     let gap = b.bbox.x - (a.bbox.x + a.bbox.width);
     similar(a.bbox.height, b.bbox.height, 1.5) && (ca.y - cb.y).abs() < 0.35 * h && (-0.2 * h..=1.2 * h).contains(&gap)
 }
@@ -83,11 +79,16 @@ fn stacked(a: &TextLine, b: &TextLine) -> bool {
         && overlap >= 0.5 * a.bbox.width.min(b.bbox.width)
 }
 
+/// Whether `lines` (all the text lines of a photo) are a page of text.
+pub fn is_page(lines: &[TextLine]) -> bool {
+    lines.len() >= PAGE_LINES
+}
+
 /// A line of a page of text: another line of similar height within two of its heights.
 fn in_a_page(l: &TextLine, lines: &[TextLine]) -> bool {
     let h = l.bbox.height;
     let near = |o: &TextLine| {
-        let (a, b) = (centre(&l.bbox), centre(&o.bbox));
+        let (a, b) = (l.bbox.centre(), o.bbox.centre());
         let dx = (a.x - b.x).abs() - (l.bbox.width + o.bbox.width) / 2.0;
         let dy = (a.y - b.y).abs() - (l.bbox.height + o.bbox.height) / 2.0;
         similar(h, o.bbox.height, 1.4) && dx < 2.0 * h && dy < 2.0 * h
@@ -105,7 +106,7 @@ pub fn polygon(c: &Candidate) -> [Point; 4] {
 
 /// The candidates among `lines` (the text detector's lines, read by the page recogniser).
 pub fn find(lines: &[TextLine]) -> Vec<Candidate> {
-    let page = lines.len() >= PAGE_LINES;
+    let page = is_page(lines);
     let usable: Vec<&TextLine> =
         lines.iter().filter(|l| (1..=12).contains(&alnum(l)) && !(page && in_a_page(l, lines))).collect();
     let mut out: Vec<Candidate> = Vec::new();

@@ -160,7 +160,7 @@ fn fit(text: &[char], pattern: &str) -> Option<Vec<Fix>> {
 /// `Auto`, `hint`'s alone when there is one) that needs the fewest fixes.
 pub fn best(text: &str, region: Region, hint: Option<Region>) -> Fitted {
     let chars: Vec<char> = text.chars().collect();
-    let mut best: Option<(usize, &Format, Vec<Fix>)> = None;
+    let mut best: Option<Fitted> = None;
     // A reading that points to a region by itself (a Chinese province character) is scored by
     // that region's formats alone under `Auto`.
     let region = match (region, hint) {
@@ -170,26 +170,18 @@ pub fn best(text: &str, region: Region, hint: Option<Region>) -> Fitted {
     let max_fixes = if region == Region::Auto { MAX_AUTO_FIXES } else { MAX_FIXES };
     for fmt in FORMATS.iter().filter(|fm| region == Region::Auto || fm.region == region) {
         let Some(fixes) = fit(&chars, fmt.pattern) else { continue };
-        let digits = chars.iter().enumerate().filter(|&(i, c)| {
-            fixes.iter().find(|fx| fx.position == i).map_or(c.is_ascii_digit(), |fx| fx.to.is_ascii_digit())
-        });
-        if digits.count() < fmt.min_digits || fixes.len() > max_fixes {
+        if fixes.len() > max_fixes || best.as_ref().is_some_and(|b| b.fixes.len() <= fixes.len()) {
             continue;
         }
-        if best.as_ref().is_none_or(|(n, _, _)| fixes.len() < *n) {
-            best = Some((fixes.len(), fmt, fixes));
+        let mut fixed = chars.clone();
+        for fx in &fixes {
+            fixed[fx.position] = fx.to;
+        }
+        if fixed.iter().filter(|c| c.is_ascii_digit()).count() >= fmt.min_digits {
+            best = Some(Fitted { text: fixed.into_iter().collect(), format: Some((fmt.region, fmt.name)), fixes });
         }
     }
-    match best {
-        Some((_, fmt, fixes)) => {
-            let mut out = chars.clone();
-            for fx in &fixes {
-                out[fx.position] = fx.to;
-            }
-            Fitted { text: out.into_iter().collect(), format: Some((fmt.region, fmt.name)), fixes }
-        }
-        None => Fitted { text: text.to_string(), format: None, fixes: Vec::new() },
-    }
+    best.unwrap_or_else(|| Fitted { text: text.to_string(), format: None, fixes: Vec::new() })
 }
 
 /// Letters and digits only, upper case (no character is guessed here: the formats fix them).
@@ -200,7 +192,12 @@ pub fn normalise(raw: &str) -> String {
 /// The region a raw reading points to by itself: a CJK character (a Chinese province) or the
 /// middle dot after the second character of a Chinese plate.
 pub fn hint(raw: &str) -> Option<Region> {
-    raw.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c) || c == '·').then_some(Region::Cn)
+    raw.chars().any(chinese_mark).then_some(Region::Cn)
+}
+
+/// A CJK ideograph (a Chinese province character) or the middle dot of a Chinese plate.
+pub fn chinese_mark(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c) || c == '·'
 }
 
 #[cfg(test)]

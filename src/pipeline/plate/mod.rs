@@ -60,8 +60,7 @@ pub const MIN_CONFIDENCE: f32 = 0.35;
 /// The plate recogniser's classes: upper-case letters, digits, CJK characters (Chinese
 /// provinces) and the middle dot of Chinese plates; every other class is masked.
 fn plate_alphabet(c: &str) -> bool {
-    c.chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || ('\u{4e00}'..='\u{9fff}').contains(&c) || c == '·')
+    c.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || formats::chinese_mark(c))
 }
 
 /// How plate-like a reading is, in 0..1 (a weight, never a filter beyond its length): `read`
@@ -85,10 +84,9 @@ fn prior(read: &str, fixes: Option<usize>, size: f32) -> f32 {
     length * format * kind * (0.6 + 0.4 * size)
 }
 
+/// One place: either box's centre inside the other.
 fn overlaps(a: &Rect, b: &Rect) -> bool {
-    let (ca, cb) = ((a.x + a.width / 2.0, a.y + a.height / 2.0), (b.x + b.width / 2.0, b.y + b.height / 2.0));
-    let within = |c: (f32, f32), r: &Rect| c.0 >= r.x && c.0 <= r.x + r.width && c.1 >= r.y && c.1 <= r.y + r.height;
-    within(ca, b) || within(cb, a)
+    b.contains(a.centre()) || a.contains(b.centre())
 }
 
 #[derive(Clone)]
@@ -113,8 +111,10 @@ impl PlateReader {
     pub async fn read_in(&self, img: Arc<RgbImage>, region: Region) -> Result<Vec<Plate>, ApiError> {
         let lines = self.ocr.read(img.clone()).await?;
         let mut plates = self.read_lines(&img, &lines, region).await?;
-        let page = lines.len() >= candidates::PAGE_LINES;
-        if !page && plates.first().is_none_or(|p| p.format.is_none()) && img.width().max(img.height()) > 640 {
+        if !candidates::is_page(&lines)
+            && plates.first().is_none_or(|p| p.format.is_none())
+            && img.width().max(img.height()) > 640
+        {
             let lines = self.ocr.read_at(img.clone(), SECOND_LOOK_SIDE).await?;
             plates.extend(self.read_lines(&img, &lines, region).await?);
         }
