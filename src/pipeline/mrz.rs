@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+use crate::vision::ctc;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
@@ -86,14 +88,12 @@ pub fn check_digit(s: &str) -> Option<char> {
     char::from_digit(sum % 10, 10)
 }
 
-/// Uppercases, drops spaces, and maps the usual OCR renderings of the filler to `<`.
+/// Drops spaces and maps the recogniser's renderings of MRZ characters to them (lower case,
+/// `〇` as `O`, `Λ` and `«` as the filler `<`: see [`ctc::look_alike`]).
 pub fn normalise(line: &str) -> String {
     line.chars()
         .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '«' | '‹' | '(' | '[' | '{' | '≤' | '＜' => '<',
-            c => c.to_ascii_uppercase(),
-        })
+        .map(|c| if is_mrz_char(c) { c } else { ctc::look_alike(c, &is_mrz_char).unwrap_or(c) })
         .collect()
 }
 

@@ -60,7 +60,7 @@ type MaskKey = (String, usize);
 #[derive(Default)]
 struct Charsets {
     chars: Mutex<HashMap<String, Arc<Vec<String>>>>,
-    masks: Mutex<HashMap<MaskKey, Arc<Vec<bool>>>>,
+    masks: Mutex<HashMap<MaskKey, Arc<Vec<Option<usize>>>>>,
 }
 
 impl Charsets {
@@ -69,7 +69,7 @@ impl Charsets {
         map.entry(model.to_string()).or_insert_with(|| Arc::new(ctc::charset(metadata))).clone()
     }
 
-    fn mask(&self, model: &str, chars: &[String], alphabet: fn(&str) -> bool) -> Arc<Vec<bool>> {
+    fn mask(&self, model: &str, chars: &[String], alphabet: fn(&str) -> bool) -> Arc<Vec<Option<usize>>> {
         let mut map = self.masks.lock().unwrap_or_else(|p| p.into_inner());
         map.entry((model.to_string(), alphabet as usize))
             .or_insert_with(|| Arc::new(ctc::mask(chars, alphabet)))

@@ -6,31 +6,87 @@ pub fn decode(probs: &[f32], steps: usize, classes: usize, charset: &[String]) -
     decode_masked(probs, steps, classes, charset, None)
 }
 
-/// The classes allowed by `alphabet` (the blank always is): a mask for [`decode_masked`].
-pub fn mask(charset: &[String], alphabet: impl Fn(&str) -> bool) -> Vec<bool> {
-    std::iter::once(true).chain(charset.iter().map(|c| alphabet(c))).collect()
+/// What each class counts as under an alphabet: itself when `alphabet` allows it, the class
+/// of its first allowed look-alike otherwise ([`look_alike`]), else nothing. The blank is
+/// always itself. A look-alike adds its probability to the class it stands for at a step
+/// instead of leaving the step to the blank or to the next best letter (an `〇` or `o` the
+/// recogniser prefers in a name is an `O`, not a dropped letter; a `Λ` among MRZ fillers is a
+/// filler, not an `A`).
+pub fn mask(charset: &[String], alphabet: impl Fn(&str) -> bool) -> Vec<Option<usize>> {
+    let index = |c: &str| charset.iter().position(|x| x == c).map(|i| i + 1);
+    let classes = charset.iter().map(|c| {
+        if alphabet(c) {
+            return index(c);
+        }
+        let mut it = c.chars();
+        let (ch, None) = (it.next()?, it.next()) else { return None };
+        let alike = look_alike(ch, &|a| alphabet(a.encode_utf8(&mut [0; 4])) && index(&a.to_string()).is_some())?;
+        index(&alike.to_string())
+    });
+    std::iter::once(Some(0)).chain(classes).collect()
 }
 
-/// [`decode`] with only the classes `allowed[i]` competing at each step (e.g. the MRZ
-/// alphabet), so a character outside it can never be read.
+/// The first character `allowed` accepts among those `ch` is a rendering of, as the PP-OCR
+/// recognisers print Latin capitals, digits and the MRZ filler: lower case as upper case,
+/// full-width forms as ASCII, Greek capitals as the Latin ones they look like, `〇` and `○`
+/// as `O` (else `0`), `∪` as `U`, `Ⅰ` as `I`, `«`, `‹`, `(`, `[`, `{`, `≤`, `^` as the filler
+/// `<`, and `Λ`, `∧` (a filler's usual misreading) as `<`, else `A`.
+pub fn look_alike(ch: char, allowed: &dyn Fn(char) -> bool) -> Option<char> {
+    let wide =
+        (ch as u32).checked_sub(0xFEE0).and_then(char::from_u32).filter(|_| ('\u{FF01}'..='\u{FF5E}').contains(&ch));
+    let options: &[char] = match ch {
+        '«' | '‹' | '(' | '[' | '{' | '≤' | '^' => &['<'],
+        'Λ' | '∧' => &['<', 'A'],
+        '〇' | '○' | 'Ο' => &['O', '0'],
+        '∪' => &['U'],
+        'Ⅰ' | 'Ι' => &['I', '1'],
+        'Α' => &['A'],
+        'Β' => &['B'],
+        'Ε' => &['E'],
+        'Ζ' => &['Z'],
+        'Η' => &['H'],
+        'Κ' => &['K'],
+        'Μ' => &['M'],
+        'Ν' => &['N'],
+        'Ρ' => &['P'],
+        'Τ' => &['T'],
+        'Υ' => &['Y'],
+        'Χ' => &['X'],
+        _ => {
+            let c = wide.unwrap_or(ch).to_ascii_uppercase();
+            return match c {
+                c if c == ch => None,
+                c if allowed(c) => Some(c),
+                c => look_alike(c, allowed),
+            };
+        }
+    };
+    options.iter().copied().find(|&c| allowed(c))
+}
+
+/// [`decode`] with each class counted as what `classes_as[i]` says (see [`mask`]; e.g. the MRZ
+/// alphabet), so a character outside the alphabet can never be read: at each step the
+/// class with the highest probability among those that count wins, as the class it counts as.
 pub fn decode_masked(
     probs: &[f32],
     steps: usize,
     classes: usize,
     charset: &[String],
-    allowed: Option<&[bool]>,
+    classes_as: Option<&[Option<usize>]>,
 ) -> (String, f32) {
     let mut text = String::new();
     let (mut conf, mut n) = (0.0f32, 0usize);
     let mut last = 0usize;
-    let ok = |i: usize| allowed.is_none_or(|m| m.get(i).copied().unwrap_or(false));
+    let target = |i: usize| match classes_as {
+        None => Some(i),
+        Some(m) => m.get(i).copied().flatten(),
+    };
     for t in 0..steps {
         let row = &probs[t * classes..(t + 1) * classes];
-        let (best, p) =
-            row.iter()
-                .enumerate()
-                .filter(|&(i, _)| ok(i))
-                .fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+        let (best, p) = row.iter().enumerate().fold((0, f32::MIN), |acc, (i, &v)| match target(i) {
+            Some(j) if v > acc.1 => (j, v),
+            _ => acc,
+        });
         if best != 0 && best != last {
             if let Some(c) = charset.get(best - 1) {
                 text.push_str(c);
@@ -79,5 +135,32 @@ mod tests {
         let m = mask(&cs, |c| c.chars().all(|ch| ch.is_ascii_uppercase()));
         assert_eq!(decode(&probs, 1, 4, &cs).0, "b");
         assert_eq!(decode_masked(&probs, 1, 4, &cs, Some(&m)).0, "A");
+    }
+
+    #[test]
+    fn a_look_alike_counts_as_the_class_it_stands_for() {
+        // `o` is the likeliest, the blank second: under A-Z it is an `O`, not a dropped step;
+        // `«` is a filler, and `é` (no allowed look-alike) never wins.
+        let cs = charset("O\no\n<\n«\né");
+        let alphabet = |c: &str| matches!(c, "O" | "<");
+        let m = mask(&cs, alphabet);
+        assert_eq!(m, [Some(0), Some(1), Some(1), Some(3), Some(3), None, None]);
+        let mrz = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '<';
+        let plate = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit();
+        assert_eq!(look_alike('Λ', &mrz), Some('<'));
+        assert_eq!(look_alike('Λ', &plate), Some('A'));
+        assert_eq!(look_alike('〇', &mrz), Some('O'));
+        assert_eq!(look_alike('＜', &mrz), Some('<'));
+        assert_eq!(look_alike('ｏ', &mrz), Some('O'), "a full-width lower case letter");
+        assert_eq!(look_alike('∪', &mrz), Some('U'));
+        assert_eq!(look_alike('é', &mrz), None);
+        // classes: blank, O, o, <, «, é, space
+        let probs = [
+            [0.3f32, 0.1, 0.5, 0.0, 0.0, 0.1, 0.0], // `o`, read as O
+            [0.2, 0.0, 0.0, 0.0, 0.0, 0.8, 0.0],    // `é` excluded: the blank
+            [0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0],    // `«`, read as <
+        ]
+        .concat();
+        assert_eq!(decode_masked(&probs, 3, 7, &cs, Some(&m)).0, "O<");
     }
 }
