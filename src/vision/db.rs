@@ -57,13 +57,19 @@ fn box_score(prob: &[f32], w: usize, h: usize, c: &[Point; 4]) -> f32 {
     let (y0, y1) = (c.iter().map(|p| p.y).fold(f32::MAX, f32::min), c.iter().map(|p| p.y).fold(f32::MIN, f32::max));
     let (xa, xb) = ((x0.floor().max(0.0)) as usize, (x1.ceil() as usize).min(w.saturating_sub(1)));
     let (ya, yb) = ((y0.floor().max(0.0)) as usize, (y1.ceil() as usize).min(h.saturating_sub(1)));
+    // The corners come rounded to whole pixels, so the sides are not quite perpendicular: the
+    // coordinates along them are solved for (d = a u + b v), not projected (a long thin
+    // slanted line's rounded box would otherwise keep only its ends, and score as faint).
     let (u, v) = (Point { x: c[1].x - c[0].x, y: c[1].y - c[0].y }, Point { x: c[3].x - c[0].x, y: c[3].y - c[0].y });
-    let (uu, vv) = ((u.x * u.x + u.y * u.y).max(1e-6), (v.x * v.x + v.y * v.y).max(1e-6));
+    let det = u.x * v.y - u.y * v.x;
+    if det.abs() < 1e-6 {
+        return 0.0;
+    }
     let (mut sum, mut n) = (0.0f32, 0usize);
     for y in ya..=yb {
         for x in xa..=xb {
             let (dx, dy) = (x as f32 - c[0].x, y as f32 - c[0].y);
-            let (a, b) = ((dx * u.x + dy * u.y) / uu, (dx * v.x + dy * v.y) / vv);
+            let (a, b) = ((dx * v.y - dy * v.x) / det, (u.x * dy - u.y * dx) / det);
             if (-0.01..=1.01).contains(&a) && (-0.01..=1.01).contains(&b) {
                 sum += prob[y * w + x];
                 n += 1;
@@ -144,6 +150,24 @@ mod tests {
         assert!(b.score > 0.85, "{b:?}");
         assert!(b.width() > 80.0 && b.height() > 10.0 && b.height() < 30.0, "{b:?}");
         assert!(b.corners[0].x < b.corners[1].x && b.corners[0].y < b.corners[3].y, "clockwise from top-left");
+    }
+
+    #[test]
+    fn a_long_thin_slanted_line_scores_as_bright_as_it_is() {
+        // A 500 x 6 line at about 2 degrees (an MRZ line of a photographed page): its box's
+        // corners are whole pixels, its sides not quite perpendicular.
+        let (w, h) = (560, 60);
+        let mut prob = vec![0.0f32; w * h];
+        for x in 20..520 {
+            let y0 = 20 + (x - 20) * 18 / 500;
+            for y in y0..y0 + 6 {
+                prob[y * w + x] = 0.95;
+            }
+        }
+        let found =
+            boxes(&prob, w, h, DbParams { thresh: 0.2, box_thresh: 0.4, unclip_ratio: 1.4, max_candidates: 10 });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].score > 0.8, "{:?}", found[0]);
     }
 
     #[test]
