@@ -10,6 +10,7 @@ pub mod face_ops;
 pub mod mrz;
 pub mod mrz_band;
 pub mod mrz_read;
+pub mod mrz_states;
 pub mod ocr;
 pub mod onboarding;
 pub mod operating;

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+use super::mrz_states;
 use crate::vision::ctc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -248,6 +249,32 @@ fn to_letter(c: char) -> char {
     }
 }
 
+/// Letters (and a digit a letters-only field can still hold) the recogniser confuses with
+/// each other (PP-OCRv6 tiny reads OCR-B's `I` as `H` most of all), for the states' repair
+/// against the list of codes.
+const LETTER_CONFUSIONS: [(char, char); 20] = [
+    ('H', 'I'),
+    ('7', 'T'),
+    ('I', 'L'),
+    ('I', 'T'),
+    ('I', 'J'),
+    ('H', 'M'),
+    ('H', 'N'),
+    ('M', 'N'),
+    ('O', 'D'),
+    ('O', 'Q'),
+    ('O', 'U'),
+    ('O', 'C'),
+    ('U', 'V'),
+    ('C', 'G'),
+    ('E', 'F'),
+    ('K', 'X'),
+    ('B', 'E'),
+    ('B', 'R'),
+    ('P', 'R'),
+    ('V', 'Y'),
+];
+
 struct Zone {
     lines: Vec<Vec<char>>,
     repairs: Vec<(usize, usize, char, char)>,
@@ -329,6 +356,35 @@ impl Zone {
         let best = fixes.iter().map(|&(l, col, a, b, _, alt)| fit(l, col, a, b, alt)).max().unwrap_or(0);
         let winners: Vec<_> = fixes.iter().filter(|&&(l, col, a, b, _, alt)| fit(l, col, a, b, alt) == best).collect();
         if let [&(line, col, _, _, c, alt)] = winners[..] {
+            self.lines[line][col] = alt;
+            self.repairs.push((line, col, c, alt));
+        }
+    }
+
+    /// An issuing state or nationality at `from` (three characters) that is no known code
+    /// ([`mrz_states::known`]) is repaired when exactly one confusable letter swap
+    /// ([`LETTER_CONFUSIONS`]) makes it one (`FHN` -> `FIN`); otherwise it is left as read.
+    fn state(&mut self, line: usize, from: usize) {
+        let code = self.get(line, from, from + 3);
+        if mrz_states::known(&code) {
+            return;
+        }
+        let mut found = Vec::new();
+        for (i, c) in code.chars().enumerate() {
+            let alts = LETTER_CONFUSIONS.iter().filter_map(|&(a, b)| match c {
+                _ if c == a => Some(b),
+                _ if c == b => Some(a),
+                _ => None,
+            });
+            for alt in alts {
+                let mut t: Vec<char> = code.chars().collect();
+                t[i] = alt;
+                if mrz_states::known(&t.iter().collect::<String>()) {
+                    found.push((from + i, c, alt));
+                }
+            }
+        }
+        if let [(col, c, alt)] = found[..] {
             self.lines[line][col] = alt;
             self.repairs.push((line, col, c, alt));
         }
@@ -424,19 +480,25 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
     let mut z = Zone { lines: lines.iter().map(|l| l.chars().collect()).collect(), repairs: Vec::new() };
     let mut checks = Vec::new();
     // The first character of the document code is a letter (A, C, I, P or V); the second
-    // may be a digit on some national cards (US `A3`, `C1`), so it is left alone.
+    // is a letter or a filler on passports and visas, and may be a digit on some national
+    // cards (US `A3`, `C1`), so there it is left alone.
     z.letters(0, 0, 1);
-    if !matches!(z.lines[0][0], 'A' | 'C' | 'I' | 'P' | 'V') && matches!(z.lines[0][0], 'E' | 'L' | 'T' | 'J') {
+    if !matches!(z.lines[0][0], 'A' | 'C' | 'I' | 'P' | 'V') && matches!(z.lines[0][0], 'E' | 'L' | 'T' | 'J' | 'H') {
         z.repairs.push((0, 0, z.lines[0][0], 'I'));
         z.lines[0][0] = 'I';
+    }
+    if matches!(z.lines[0][0], 'P' | 'V') {
+        z.letters(0, 1, 2);
     }
     let mrz = match format {
         Format::Td1 => {
             z.letters(0, 2, 5);
+            z.state(0, 2);
             z.digits(0, 14, 15);
             z.digits(1, 0, 7);
             z.digits(1, 8, 15);
             z.letters(1, 15, 18);
+            z.state(1, 15);
             z.digits(1, 29, 30);
             z.letters(2, 0, 30);
             z.name_fillers(2, 0, 30);
@@ -457,8 +519,10 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             let mrv = matches!(format, Format::MrvA | Format::MrvB);
             let opt_end = if mrv { len } else { len - 1 };
             z.letters(0, 2, 5);
+            z.state(0, 2);
             z.digits(1, 9, 10);
             z.letters(1, 10, 13);
+            z.state(1, 10);
             z.digits(1, 13, 20);
             z.digits(1, 21, 28);
             if !mrv {
@@ -656,6 +720,23 @@ mod tests {
         let m = parse(&lines(&nl), 2026).unwrap();
         assert_eq!(m.lines, lines(&TD1));
         assert!(m.valid, "{:?}", m.checks);
+    }
+
+    #[test]
+    fn states_and_document_codes_are_repaired_by_their_structure() {
+        // `I` read as `H` in the document code, `O` as `Q` in both states: one swap makes each a
+        // known code; `0` for `O` as the second character of a passport's code.
+        let ocr =
+            ["H<UTQD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTQ<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
+        let m = parse(&lines(&ocr), 2026).unwrap();
+        assert!(m.valid, "{:?}", m.checks);
+        assert_eq!((m.document_code.as_str(), m.issuing_state.as_str(), m.nationality.as_str()), ("I", "UTO", "UTO"));
+        assert_eq!(m.repairs, [(0, 0, 'H', 'I'), (0, 4, 'Q', 'O'), (1, 17, 'Q', 'O')]);
+        let passport = ["P0UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1]];
+        assert_eq!(parse(&lines(&passport), 2026).unwrap().document_code, "PO");
+        // A code that is no state and has no single confusion to one stays as read.
+        let unknown = ["P<QQQERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1]];
+        assert_eq!(parse(&lines(&unknown), 2026).unwrap().issuing_state, "QQQ");
     }
 
     #[test]
