@@ -2,7 +2,8 @@
 //! that look like MRZ text are merged into rows, two or three parallel rows form a zone, each
 //! row is cropped along its own angle (deskew), contrast-stretched and re-read with the
 //! recogniser constrained to `A-Z 0-9 <`, and the known line lengths resolve dropped or doubled
-//! fillers. When the page gives no valid zone, the page is read again larger (small MRZs) and
+//! fillers. When the page gives no valid zone, the page is read again larger (small MRZs), a
+//! small document's region is cropped and read larger, and the page is straightened and
 //! turned by 90, 270 and 180 degrees, until one does.
 
 use std::sync::Arc;
@@ -330,6 +331,27 @@ fn rotate(img: &RgbImage, degrees: f32) -> RgbImage {
     })
 }
 
+/// The region of a small document in a large image: the lines' bounding box and a fifth of
+/// its size around it, `(x, y, width, height)`, when its longer side is under half the
+/// image's (the detector, fed the whole image, sees its characters only a few pixels high).
+fn text_region(lines: &[TextLine], (w, h): (u32, u32)) -> Option<(u32, u32, u32, u32)> {
+    if lines.len() < 2 {
+        return None;
+    }
+    let (x0, y0) = lines.iter().fold((f32::MAX, f32::MAX), |(x, y), l| (x.min(l.bbox.x), y.min(l.bbox.y)));
+    let (x1, y1) = lines
+        .iter()
+        .fold((f32::MIN, f32::MIN), |(x, y), l| (x.max(l.bbox.x + l.bbox.width), y.max(l.bbox.y + l.bbox.height)));
+    let (rw, rh) = (x1 - x0, y1 - y0);
+    if rw.max(rh) * 2.0 >= w.max(h) as f32 {
+        return None;
+    }
+    let m = 0.2 * rw.max(rh);
+    let (a, b) = ((x0 - m).max(0.0) as u32, (y0 - m).max(0.0) as u32);
+    let (c, d) = (((x1 + m) as u32).min(w), ((y1 + m) as u32).min(h));
+    (c > a + 8 && d > b + 8).then(|| (a, b, c - a, d - b))
+}
+
 /// A recovered zone is kept only when it is plausible: at least half its check digits pass
 /// (garbage that happens to have MRZ-like lengths is not an MRZ).
 fn plausible(m: &Mrz) -> bool {
@@ -387,12 +409,22 @@ impl MrzReader {
     /// unless that is valid, the better of it and the zone re-read.
     async fn read_page(&self, img: Arc<RgbImage>, this_year: i32) -> Result<Option<Mrz>, ApiError> {
         let lines = self.ocr.read(img.clone()).await?;
+        self.read_lines(img, &lines, this_year).await
+    }
+
+    /// [`Self::read_page`] given the page's OCR `lines`.
+    async fn read_lines(
+        &self,
+        img: Arc<RgbImage>,
+        lines: &[TextLine],
+        this_year: i32,
+    ) -> Result<Option<Mrz>, ApiError> {
         let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
         let first = mrz::find(&text).and_then(|zone| mrz::parse(&zone, this_year));
         if first.as_ref().is_some_and(|m| m.valid) {
             return Ok(first);
         }
-        let again = self.reread_zones(&img, &lines, this_year).await?;
+        let again = self.reread_zones(&img, lines, this_year).await?;
         Ok(mrz::better(first, again))
     }
 
@@ -427,6 +459,18 @@ impl MrzReader {
         if let Some(side) = side {
             let lines = self.ocr.read_at(img.clone(), side).await?;
             if consider(self.reread_zones(&img, &lines, this_year).await?) {
+                return Ok(best);
+            }
+        }
+        // A small document in a large photo: the region of its text, cropped and read larger.
+        if let Some(region) = text_region(lines, img.dimensions()) {
+            let src = img.clone();
+            let crop = Arc::new(
+                pool::run(move || Ok(imageops::crop_imm(&*src, region.0, region.1, region.2, region.3).to_image()))
+                    .await?,
+            );
+            let lines = self.ocr.read_at(crop.clone(), DET_MAX_SIDE).await?;
+            if consider(self.read_lines(crop, &lines, this_year).await?) {
                 return Ok(best);
             }
         }
@@ -484,6 +528,16 @@ mod tests {
         assert_eq!(r[0].text, "P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<");
         assert!((r[0].s1 - r[0].s0 - 610.0).abs() < 1.0);
         assert_eq!(zones(&r).len(), 1);
+    }
+
+    #[test]
+    fn a_small_document_has_a_region_and_a_page_has_none() {
+        let card = [line("PASSPORT", 600.0, 1440.0, 160.0, 25.0), line("38800820", 616.0, 1716.0, 465.0, 84.0)];
+        let (x, y, w, h) = text_region(&card, (2017, 2623)).unwrap();
+        assert!(x < 600 && y < 1440 && x + w > 1081 && y + h > 1800 && w < 800, "{:?}", (x, y, w, h));
+        let page = [line("PASSPORT", 60.0, 40.0, 300.0, 25.0), line("P<UTO", 40.0, 600.0, 800.0, 30.0)];
+        assert_eq!(text_region(&page, (900, 700)), None);
+        assert_eq!(text_region(&card[..1], (2017, 2623)), None, "one line is no document");
     }
 
     #[test]
