@@ -122,9 +122,14 @@ fn fit(line: &str, len: usize) -> String {
     s
 }
 
-/// Finds the MRZ among OCR lines (top to bottom): three lines of ~30, or two of ~36 or ~44.
+/// A line shorter than this is no MRZ line and does not part two that are (the detector's
+/// specks of a guilloche between the zone's lines, read as `1aLIki`).
+const SPECK: usize = 12;
+
+/// Finds the MRZ among OCR lines (top to bottom): three lines of ~30, or two of ~36 or ~44,
+/// consecutive once lines shorter than [`SPECK`] are left out.
 pub fn find(lines: &[String]) -> Option<Vec<String>> {
-    let norm: Vec<String> = lines.iter().map(|l| normalise(l)).collect();
+    let norm: Vec<String> = lines.iter().map(|l| normalise(l)).filter(|l| l.chars().count() >= SPECK).collect();
     let kinds: Vec<Option<usize>> = norm.iter().map(|l| candidate(l)).collect();
     for i in 0..norm.len() {
         if kinds[i] == Some(30) && i + 2 < norm.len() && kinds[i + 1] == Some(30) && kinds[i + 2] == Some(30) {
@@ -846,5 +851,10 @@ mod tests {
             std::iter::once("NEDERLAND".to_string()).chain(TD1.iter().map(|s| s.replace('<', "«"))).collect();
         assert_eq!(find(&td1).unwrap(), lines(&TD1));
         assert!(find(&["hello world".to_string()]).is_none());
+        // Specks of the guilloche read between the two lines do not part them.
+        let specks: Vec<String> = [TD3[0], "LLILODLRL", "1aLIki", "Uuis Tsc-as", TD3[1]].map(String::from).to_vec();
+        assert_eq!(find(&specks).unwrap(), lines(&TD3));
+        let parted: Vec<String> = [TD3[0], "Authority BUNDESREPUBLIK", TD3[1]].map(String::from).to_vec();
+        assert!(find(&parted).is_none(), "a line of text between them still parts them");
     }
 }
