@@ -110,8 +110,11 @@ fn candidate(line: &str) -> Option<usize> {
     if mrz_chars * 10 < n * 9 {
         return None;
     }
+    // A data line whose optional data is used to the end may hold no filler at all; it holds
+    // the dates and check digits (13 digits or more).
+    let data = line.chars().filter(char::is_ascii_digit).count() >= 13;
     let has_filler = line.contains('<');
-    [30usize, 36, 44].into_iter().find(|&len| n + 2 >= len && n <= len + 2 && has_filler)
+    [30usize, 36, 44].into_iter().find(|&len| n + 2 >= len && n <= len + 2 && (has_filler || data))
 }
 
 fn fit(line: &str, len: usize) -> String {
@@ -131,14 +134,21 @@ const SPECK: usize = 12;
 pub fn find(lines: &[String]) -> Option<Vec<String>> {
     let norm: Vec<String> = lines.iter().map(|l| normalise(l)).filter(|l| l.chars().count() >= SPECK).collect();
     let kinds: Vec<Option<usize>> = norm.iter().map(|l| candidate(l)).collect();
+    // The name line holds fillers whatever the data lines do.
+    let filler = |r: std::ops::Range<usize>| norm[r].iter().any(|l| l.contains('<'));
     for i in 0..norm.len() {
-        if kinds[i] == Some(30) && i + 2 < norm.len() && kinds[i + 1] == Some(30) && kinds[i + 2] == Some(30) {
+        if kinds[i] == Some(30)
+            && i + 2 < norm.len()
+            && kinds[i + 1] == Some(30)
+            && kinds[i + 2] == Some(30)
+            && filler(i..i + 3)
+        {
             return Some((i..i + 3).map(|j| fit(&norm[j], 30)).collect());
         }
     }
     for len in [44usize, 36] {
         for i in 0..norm.len().saturating_sub(1) {
-            if kinds[i] == Some(len) && kinds[i + 1] == Some(len) {
+            if kinds[i] == Some(len) && kinds[i + 1] == Some(len) && filler(i..i + 2) {
                 return Some((i..i + 2).map(|j| fit(&norm[j], len)).collect());
             }
         }
@@ -854,6 +864,11 @@ mod tests {
         // Specks of the guilloche read between the two lines do not part them.
         let specks: Vec<String> = [TD3[0], "LLILODLRL", "1aLIki", "Uuis Tsc-as", TD3[1]].map(String::from).to_vec();
         assert_eq!(find(&specks).unwrap(), lines(&TD3));
+        // A TD2 whose optional data fills its data line to the end: no filler there.
+        let full = ["IDGBRINCAAN<<<<<<<<<<<<<<<<<<<<<<<<<", "54JT3A5UB4LVA9407037F29051219B089650"].map(String::from);
+        assert_eq!(find(&full).unwrap(), full);
+        let digits = ["12345678901234567890123456789012345", "98765432109876543210987654321098765"].map(String::from);
+        assert!(find(&digits).is_none(), "no line with a filler is no zone");
         let parted: Vec<String> = [TD3[0], "Authority BUNDESREPUBLIK", TD3[1]].map(String::from).to_vec();
         assert!(find(&parted).is_none(), "a line of text between them still parts them");
     }
