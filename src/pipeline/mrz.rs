@@ -386,10 +386,14 @@ impl Zone {
         }
         let mut found = Vec::new();
         for (i, c) in code.chars().enumerate() {
-            let alts = LETTER_CONFUSIONS.iter().filter_map(|&(a, b)| match c {
-                _ if c == a => Some(b),
-                _ if c == b => Some(a),
-                _ => None,
+            let alts = LETTER_CONFUSIONS.iter().filter_map(|&(a, b)| {
+                if c == a {
+                    Some(b)
+                } else if c == b {
+                    Some(a)
+                } else {
+                    None
+                }
             });
             for alt in alts {
                 let mut t: Vec<char> = code.chars().collect();

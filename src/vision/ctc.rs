@@ -32,27 +32,16 @@ pub fn mask(charset: &[String], alphabet: impl Fn(&str) -> bool) -> Vec<Option<u
 /// as `O` (else `0`), `∪` as `U`, `Ⅰ` as `I`, `«`, `‹`, `(`, `[`, `{`, `≤`, `^` as the filler
 /// `<`, and `Λ`, `∧` (a filler's usual misreading) as `<`, else `A`.
 pub fn look_alike(ch: char, allowed: &dyn Fn(char) -> bool) -> Option<char> {
-    let wide =
-        (ch as u32).checked_sub(0xFEE0).and_then(char::from_u32).filter(|_| ('\u{FF01}'..='\u{FF5E}').contains(&ch));
     let options: &[char] = match ch {
         '«' | '‹' | '(' | '[' | '{' | '≤' | '^' => &['<'],
         'Λ' | '∧' => &['<', 'A'],
         '〇' | '○' | 'Ο' => &['O', '0'],
-        '∪' => &['U'],
         'Ⅰ' | 'Ι' => &['I', '1'],
-        'Α' => &['A'],
-        'Β' => &['B'],
-        'Ε' => &['E'],
-        'Ζ' => &['Z'],
-        'Η' => &['H'],
-        'Κ' => &['K'],
-        'Μ' => &['M'],
-        'Ν' => &['N'],
-        'Ρ' => &['P'],
-        'Τ' => &['T'],
-        'Υ' => &['Y'],
-        'Χ' => &['X'],
         _ => {
+            if let Some(&(_, latin)) = LATIN_ALIKES.iter().find(|&&(c, _)| c == ch) {
+                return Some(latin).filter(|&c| allowed(c));
+            }
+            let wide = ('\u{FF01}'..='\u{FF5E}').contains(&ch).then(|| char::from_u32(ch as u32 - 0xFEE0)).flatten();
             let c = wide.unwrap_or(ch).to_ascii_uppercase();
             return match c {
                 c if c == ch => None,
@@ -63,6 +52,23 @@ pub fn look_alike(ch: char, allowed: &dyn Fn(char) -> bool) -> Option<char> {
     };
     options.iter().copied().find(|&c| allowed(c))
 }
+
+/// Greek capitals (and `∪`) the recognisers print for the Latin capital they look like.
+const LATIN_ALIKES: [(char, char); 13] = [
+    ('Α', 'A'),
+    ('Β', 'B'),
+    ('Ε', 'E'),
+    ('Ζ', 'Z'),
+    ('Η', 'H'),
+    ('Κ', 'K'),
+    ('Μ', 'M'),
+    ('Ν', 'N'),
+    ('Ρ', 'P'),
+    ('Τ', 'T'),
+    ('Υ', 'Y'),
+    ('Χ', 'X'),
+    ('∪', 'U'),
+];
 
 /// [`decode`] with each class counted as what `classes_as[i]` says (see [`mask`]; e.g. the MRZ
 /// alphabet), so a character outside the alphabet can never be read: at each step the
