@@ -9,6 +9,7 @@ pub mod face;
 pub mod face_ops;
 pub mod mrz;
 pub mod mrz_band;
+pub mod mrz_pitch;
 pub mod mrz_read;
 pub mod mrz_states;
 pub mod ocr;

@@ -98,7 +98,7 @@ pub fn normalise(line: &str) -> String {
         .collect()
 }
 
-fn is_mrz_char(c: char) -> bool {
+pub fn is_mrz_char(c: char) -> bool {
     c.is_ascii_uppercase() || c.is_ascii_digit() || c == '<'
 }
 
@@ -154,6 +154,19 @@ pub fn find(lines: &[String]) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// The MRZ among OCR lines ([`find`]), parsed; when it is not valid, its lines are parsed in
+/// the reverse order too and the better kept: a page turned by 180 degrees has each line read
+/// upside down (the recogniser's flip) but the lines in reverse order.
+pub fn read_zone(lines: &[String], this_year: i32) -> Option<Mrz> {
+    let zone = find(lines)?;
+    let parsed = parse(&zone, this_year);
+    if parsed.as_ref().is_some_and(|m| m.valid) {
+        return parsed;
+    }
+    let reversed: Vec<String> = zone.into_iter().rev().collect();
+    better(parsed, parse(&reversed, this_year))
 }
 
 /// Most fillers a recovered line may have lost or gained against its known length.

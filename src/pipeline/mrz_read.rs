@@ -12,6 +12,7 @@ use image::{imageops, RgbImage};
 
 use super::{
     mrz::{self, Mrz},
+    mrz_pitch,
     ocr::{Ocr, TextLine, DET_MAX_SIDE, REC_HEIGHT},
 };
 use crate::{
@@ -369,6 +370,13 @@ impl MrzReader {
         MrzReader { ocr }
     }
 
+    /// The zone's row crops read in the MRZ alphabet, each brought towards its MRZ length by
+    /// where its characters were read ([`mrz_pitch::fitted_text`]).
+    async fn read_rows(&self, crops: Vec<RgbImage>) -> Result<Vec<String>, ApiError> {
+        let read = self.ocr.recognise_in(crops, mrz_alphabet).await?;
+        Ok(read.iter().map(|d| mrz_pitch::fitted_text(&d.text, &d.glyphs)).collect())
+    }
+
     /// Re-reads the candidate zones among `lines` (the OCR of `img`) as MRZs; the best parse.
     async fn reread_zones(
         &self,
@@ -387,14 +395,12 @@ impl MrzReader {
             };
             let (src, rs) = (img.clone(), zone.clone());
             let crops = pool::run(move || Ok(zone_crops(&src, &rs, n))).await?;
-            let read = self.ocr.recognise_in(crops.clone(), mrz_alphabet).await?;
-            let texts: Vec<String> = read.into_iter().map(|(t, _)| t).collect();
+            let texts = self.read_rows(crops.clone()).await?;
             let mut parsed = mrz::resolve(&texts, this_year);
             // A zone read badly may be upside down (a page turned by 180 degrees).
             if !parsed.as_ref().is_some_and(|m| m.valid) {
                 let flipped: Vec<RgbImage> = crops.iter().rev().map(imageops::rotate180).collect();
-                let alt = self.ocr.recognise_in(flipped, mrz_alphabet).await?;
-                let texts: Vec<String> = alt.into_iter().map(|(t, _)| t).collect();
+                let texts = self.read_rows(flipped).await?;
                 parsed = mrz::better(parsed, mrz::resolve(&texts, this_year));
             }
             best = mrz::better(best, parsed);
@@ -419,8 +425,8 @@ impl MrzReader {
         lines: &[TextLine],
         this_year: i32,
     ) -> Result<Option<Mrz>, ApiError> {
-        let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-        let first = mrz::find(&text).and_then(|zone| mrz::parse(&zone, this_year));
+        let text: Vec<String> = lines.iter().map(mrz_pitch::fitted).collect();
+        let first = mrz::read_zone(&text, this_year);
         if first.as_ref().is_some_and(|m| m.valid) {
             return Ok(first);
         }
@@ -433,8 +439,8 @@ impl MrzReader {
     /// the candidate rows; the detector at a larger scale; the image turned by 90, 270 and
     /// 180 degrees), stopping at the first valid zone.
     pub async fn read(&self, img: Arc<RgbImage>, lines: &[TextLine], this_year: i32) -> Result<Option<Mrz>, ApiError> {
-        let text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-        let first = mrz::find(&text).and_then(|zone| mrz::parse(&zone, this_year));
+        let text: Vec<String> = lines.iter().map(mrz_pitch::fitted).collect();
+        let first = mrz::read_zone(&text, this_year);
         if first.as_ref().is_some_and(|m| m.valid) {
             return Ok(first);
         }
@@ -512,7 +518,13 @@ mod tests {
 
     fn line(text: &str, x: f32, y: f32, w: f32, h: f32) -> TextLine {
         let polygon = [Point { x, y }, Point { x: x + w, y }, Point { x: x + w, y: y + h }, Point { x, y: y + h }];
-        TextLine { text: text.into(), confidence: 0.9, polygon, bbox: Rect { x, y, width: w, height: h } }
+        TextLine {
+            text: text.into(),
+            confidence: 0.9,
+            polygon,
+            bbox: Rect { x, y, width: w, height: h },
+            glyphs: Vec::new(),
+        }
     }
 
     #[test]
@@ -547,7 +559,13 @@ mod tests {
             let (len, th) = (200.0, 20.0);
             let p = |a: f32, b: f32| Point { x: x + a * c - b * s, y: y + a * s + b * c };
             let polygon = [p(0.0, 0.0), p(len, 0.0), p(len, th), p(0.0, th)];
-            TextLine { text: "X".into(), confidence: 0.9, polygon, bbox: Rect { x, y, width: len, height: th } }
+            TextLine {
+                text: "X".into(),
+                confidence: 0.9,
+                polygon,
+                bbox: Rect { x, y, width: len, height: th },
+                glyphs: Vec::new(),
+            }
         };
         let lines: Vec<TextLine> = (0..5).map(|i| tilted(10.0, 40.0 * i as f32, 18.0)).collect();
         let a = skew_degrees(&lines).unwrap();

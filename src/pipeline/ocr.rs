@@ -44,6 +44,10 @@ pub struct TextLine {
     pub polygon: [Point; 4],
     #[serde(rename = "box")]
     pub bbox: Rect,
+    /// Where each character of `text` (whitespace aside) was read along the line, in the
+    /// recogniser's steps (see [`ctc::Glyph`]); empty for lines made otherwise.
+    #[serde(skip)]
+    pub glyphs: Vec<ctc::Glyph>,
 }
 
 #[derive(Clone)]
@@ -172,14 +176,15 @@ impl Ocr {
     }
 
     /// [`Ocr::recognise`] with only the characters `alphabet` accepts (e.g. the MRZ's
-    /// `A-Z 0-9 <`): the other classes of the recogniser never win a step.
+    /// `A-Z 0-9 <`): the other classes of the recogniser never win a step. Each reading comes
+    /// with where its characters were read.
     pub async fn recognise_in(
         &self,
         crops: Vec<RgbImage>,
         alphabet: fn(&str) -> bool,
-    ) -> Result<Vec<(String, f32)>, ApiError> {
+    ) -> Result<Vec<ctc::Decoded>, ApiError> {
         let model = self.engine.config().ocr_rec.clone();
-        self.recognise_with(&model, crops, Some(alphabet)).await
+        self.recognise_glyphs(&model, crops, Some(alphabet)).await
     }
 
     /// [`Ocr::recognise`] by the recogniser `name` (a manifest name the engine loaded, e.g. the
@@ -190,6 +195,17 @@ impl Ocr {
         crops: Vec<RgbImage>,
         alphabet: Option<fn(&str) -> bool>,
     ) -> Result<Vec<(String, f32)>, ApiError> {
+        let read = self.recognise_glyphs(name, crops, alphabet).await?;
+        Ok(read.into_iter().map(|d| (d.text, d.confidence)).collect())
+    }
+
+    /// [`Ocr::recognise_with`] with each character's place along its line.
+    pub async fn recognise_glyphs(
+        &self,
+        name: &str,
+        crops: Vec<RgbImage>,
+        alphabet: Option<fn(&str) -> bool>,
+    ) -> Result<Vec<ctc::Decoded>, ApiError> {
         if crops.is_empty() {
             return Ok(Vec::new());
         }
@@ -234,14 +250,14 @@ impl Ocr {
                     }
                     Ok(t.data
                         .chunks(steps * classes)
-                        .map(|row| ctc::decode_masked(row, steps, classes, &chars, mask.as_deref().map(Vec::as_slice)))
+                        .map(|row| ctc::decode_glyphs(row, steps, classes, &chars, mask.as_deref().map(Vec::as_slice)))
                         .collect::<Vec<_>>())
                 })
                 .await?;
                 Ok::<_, ApiError>(idx.into_iter().zip(read).collect::<Vec<_>>())
             }
         });
-        let mut out = vec![(String::new(), 0.0f32); crops.len()];
+        let mut out = vec![ctc::Decoded::default(); crops.len()];
         for batch in futures_util::future::join_all(batches).await {
             for (i, r) in batch? {
                 out[i] = r;
@@ -293,14 +309,15 @@ impl Ocr {
             Ok((boxes, crops))
         })
         .await?;
-        let mut read = self.recognise(crops.clone()).await?;
+        let model = self.engine.config().ocr_rec.clone();
+        let mut read = self.recognise_glyphs(&model, crops.clone(), None).await?;
         // 180 degrees: read the doubtful lines upside down too, keep the better reading.
-        let doubtful: Vec<usize> = (0..read.len()).filter(|&i| read[i].1 < FLIP_BELOW).collect();
+        let doubtful: Vec<usize> = (0..read.len()).filter(|&i| read[i].confidence < FLIP_BELOW).collect();
         if !doubtful.is_empty() {
             let flipped: Vec<RgbImage> = doubtful.iter().map(|&i| image::imageops::rotate180(&crops[i])).collect();
-            for (k, alt) in self.recognise(flipped).await?.into_iter().enumerate() {
+            for (k, alt) in self.recognise_glyphs(&model, flipped, None).await?.into_iter().enumerate() {
                 let i = doubtful[k];
-                if alt.1 > read[i].1 + 0.05 && !alt.0.is_empty() {
+                if alt.confidence > read[i].confidence + 0.05 && !alt.text.is_empty() {
                     read[i] = alt;
                 }
             }
@@ -308,8 +325,8 @@ impl Ocr {
         let lines = boxes
             .into_iter()
             .zip(read)
-            .filter(|(_, (text, _))| !text.trim().is_empty())
-            .map(|(b, (text, confidence))| {
+            .filter(|(_, d)| !d.text.trim().is_empty())
+            .map(|(b, ctc::Decoded { text, confidence, glyphs })| {
                 let xs = b.corners.map(|p| p.x);
                 let ys = b.corners.map(|p| p.y);
                 let (x0, x1) =
@@ -321,6 +338,7 @@ impl Ocr {
                     confidence,
                     polygon: b.corners,
                     bbox: Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
+                    glyphs,
                 }
             })
             .collect();

@@ -70,6 +70,24 @@ const LATIN_ALIKES: [(char, char); 13] = [
     ('∪', 'U'),
 ];
 
+/// One character of a reading: where the recogniser emitted it (the centre of its run of
+/// steps, in steps from the input's left edge: one step is a fixed number of input pixels) and
+/// its probability. A fixed-pitch font's characters come at a regular spacing of these.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Glyph {
+    pub x: f32,
+    pub p: f32,
+}
+
+/// A decoded line: its text, the mean probability of its characters, and one [`Glyph`] per
+/// character of `text` that is not whitespace, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    pub text: String,
+    pub confidence: f32,
+    pub glyphs: Vec<Glyph>,
+}
+
 /// [`decode`] with each class counted as what `classes_as[i]` says (see [`mask`]; e.g. the MRZ
 /// alphabet), so a character outside the alphabet can never be read: at each step the
 /// class with the highest probability among those that count wins, as the class it counts as.
@@ -80,12 +98,32 @@ pub fn decode_masked(
     charset: &[String],
     classes_as: Option<&[Option<usize>]>,
 ) -> (String, f32) {
-    let mut text = String::new();
+    let d = decode_glyphs(probs, steps, classes, charset, classes_as);
+    (d.text, d.confidence)
+}
+
+/// [`decode_masked`] with each character's [`Glyph`].
+pub fn decode_glyphs(
+    probs: &[f32],
+    steps: usize,
+    classes: usize,
+    charset: &[String],
+    classes_as: Option<&[Option<usize>]>,
+) -> Decoded {
+    let mut out = Decoded::default();
     let (mut conf, mut n) = (0.0f32, 0usize);
     let mut last = 0usize;
+    // The glyphs of the character being emitted: the index of its first glyph and its run's start.
+    let mut run: Option<(usize, usize)> = None;
     let target = |i: usize| match classes_as {
         None => Some(i),
         Some(m) => m.get(i).copied().flatten(),
+    };
+    let close = |glyphs: &mut Vec<Glyph>, run: Option<(usize, usize)>, end: usize| {
+        if let Some((first, start)) = run {
+            let x = (start + end) as f32 / 2.0 + 0.5;
+            glyphs[first..].iter_mut().for_each(|g| g.x = x);
+        }
     };
     for t in 0..steps {
         let row = &probs[t * classes..(t + 1) * classes];
@@ -93,16 +131,23 @@ pub fn decode_masked(
             Some(j) if v > acc.1 => (j, v),
             _ => acc,
         });
+        if best != last {
+            close(&mut out.glyphs, run.take(), t.saturating_sub(1));
+        }
         if best != 0 && best != last {
             if let Some(c) = charset.get(best - 1) {
-                text.push_str(c);
+                out.text.push_str(c);
                 conf += p;
                 n += 1;
+                run = Some((out.glyphs.len(), t));
+                out.glyphs.extend(c.chars().filter(|c| !c.is_whitespace()).map(|_| Glyph { x: t as f32 + 0.5, p }));
             }
         }
         last = best;
     }
-    (text, if n == 0 { 0.0 } else { conf / n as f32 })
+    close(&mut out.glyphs, run, steps.saturating_sub(1));
+    out.confidence = if n == 0 { 0.0 } else { conf / n as f32 };
+    out
 }
 
 /// The recogniser's character list from its `character` metadata, plus the space PaddleOCR
@@ -131,6 +176,13 @@ mod tests {
         assert_eq!(text, "AAB");
         assert!((conf - 1.0).abs() < 1e-6);
         assert_eq!(decode(&one_hot(3), 1, 4, &cs).0, " ");
+        // Each character at the centre of its run of steps; the space has no glyph.
+        let d = decode_glyphs(&probs, 6, 4, &cs, None);
+        let xs: Vec<f32> = d.glyphs.iter().map(|g| g.x).collect();
+        assert_eq!(xs, [1.0, 3.5, 4.5]);
+        let probs: Vec<f32> = [1, 3, 2].iter().flat_map(|&i| one_hot(i)).collect();
+        let d = decode_glyphs(&probs, 3, 4, &cs, None);
+        assert_eq!((d.text.as_str(), d.glyphs.len(), d.glyphs[1].x), ("A B", 2, 2.5));
     }
 
     #[test]

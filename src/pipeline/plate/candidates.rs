@@ -151,7 +151,7 @@ mod tests {
 
     fn line(text: &str, x: f32, y: f32, w: f32, h: f32) -> TextLine {
         let r = Rect { x, y, width: w, height: h };
-        TextLine { text: text.into(), confidence: 0.9, polygon: rect_box(&r).corners, bbox: r }
+        TextLine { text: text.into(), confidence: 0.9, polygon: rect_box(&r).corners, bbox: r, glyphs: Vec::new() }
     }
 
     #[test]
