@@ -65,12 +65,18 @@ type MaskKey = (String, usize);
 struct Charsets {
     chars: Mutex<HashMap<String, Arc<Vec<String>>>>,
     masks: Mutex<HashMap<MaskKey, Arc<Vec<Option<usize>>>>>,
+    rivals: Mutex<HashMap<String, Arc<Vec<ctc::Rival>>>>,
 }
 
 impl Charsets {
     fn charset(&self, model: &str, metadata: &str) -> Arc<Vec<String>> {
         let mut map = self.chars.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(model.to_string()).or_insert_with(|| Arc::new(ctc::charset(metadata))).clone()
+    }
+
+    fn rivals(&self, model: &str, chars: &[String]) -> Arc<Vec<ctc::Rival>> {
+        let mut map = self.rivals.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(model.to_string()).or_insert_with(|| Arc::new(ctc::rivals(chars))).clone()
     }
 
     fn mask(&self, model: &str, chars: &[String], alphabet: fn(&str) -> bool) -> Arc<Vec<Option<usize>>> {
@@ -217,6 +223,7 @@ impl Ocr {
         })?;
         let chars = self.charsets.charset(&name, &charset);
         let mask = alphabet.map(|a| self.charsets.mask(&name, &chars, a));
+        let rivals = self.charsets.rivals(&name, &chars);
         let mut order: Vec<usize> = (0..crops.len()).collect();
         order.sort_by_key(|&i| crops[i].width());
         let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -234,8 +241,8 @@ impl Ocr {
         }
         let crops = Arc::new(crops);
         let batches = groups.iter().map(|idx| {
-            let (idx, crops, chars, model, mask) =
-                (idx.to_vec(), crops.clone(), chars.clone(), model.clone(), mask.clone());
+            let (idx, crops, chars, model, mask, rivals) =
+                (idx.to_vec(), crops.clone(), chars.clone(), model.clone(), mask.clone(), rivals.clone());
             async move {
                 let picked: Vec<RgbImage> = idx.iter().map(|&i| crops[i].clone()).collect();
                 let input = pool::run(move || Ok(rec_input(&picked))).await?;
@@ -250,7 +257,9 @@ impl Ocr {
                     }
                     Ok(t.data
                         .chunks(steps * classes)
-                        .map(|row| ctc::decode_glyphs(row, steps, classes, &chars, mask.as_deref().map(Vec::as_slice)))
+                        .map(|row| {
+                            ctc::decode_glyphs(row, steps, classes, &chars, mask.as_deref().map(Vec::as_slice), &rivals)
+                        })
                         .collect::<Vec<_>>())
                 })
                 .await?;

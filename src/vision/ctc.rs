@@ -77,6 +77,37 @@ const LATIN_ALIKES: [(char, char); 13] = [
 pub struct Glyph {
     pub x: f32,
     pub p: f32,
+    /// For a character of a known confusion ([`rivals`]): the character it may stand for and
+    /// the most probability that one's renderings got together at one of the glyph's steps.
+    pub rival: Option<(char, f32)>,
+}
+
+/// A class the recogniser is known to emit for another character, and the classes of that
+/// character's renderings (see [`rivals`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rival {
+    pub class: usize,
+    pub stands_for: char,
+    pub renderings: Vec<usize>,
+}
+
+/// The confusions [`rivals`] tracks: what the recogniser emits, what it may stand for, and
+/// that character's renderings. PP-OCRv6 tiny reads OCR-B's serifed `I` as `H`.
+const CONFUSIONS: [(&str, char, &[&str]); 1] = [("H", 'I', &["I", "1", "l", "|", "Ｉ", "Ⅰ", "Ι", "ｌ", "!"])];
+
+/// The [`Rival`]s of `charset` (class `i + 1` is `charset[i]`), built once per recogniser.
+pub fn rivals(charset: &[String]) -> Vec<Rival> {
+    let index = |c: &str| charset.iter().position(|x| x == c).map(|i| i + 1);
+    CONFUSIONS
+        .iter()
+        .filter_map(|&(emitted, stands_for, renderings)| {
+            Some(Rival {
+                class: index(emitted)?,
+                stands_for,
+                renderings: renderings.iter().filter_map(|r| index(r)).collect(),
+            })
+        })
+        .collect()
 }
 
 /// A decoded line: its text, the mean probability of its characters, and one [`Glyph`] per
@@ -98,23 +129,27 @@ pub fn decode_masked(
     charset: &[String],
     classes_as: Option<&[Option<usize>]>,
 ) -> (String, f32) {
-    let d = decode_glyphs(probs, steps, classes, charset, classes_as);
+    let d = decode_glyphs(probs, steps, classes, charset, classes_as, &[]);
     (d.text, d.confidence)
 }
 
-/// [`decode_masked`] with each character's [`Glyph`].
+/// [`decode_masked`] with each character's [`Glyph`], its rival's probability tracked for
+/// the classes of `rivals`.
 pub fn decode_glyphs(
     probs: &[f32],
     steps: usize,
     classes: usize,
     charset: &[String],
     classes_as: Option<&[Option<usize>]>,
+    rivals: &[Rival],
 ) -> Decoded {
     let mut out = Decoded::default();
     let (mut conf, mut n) = (0.0f32, 0usize);
     let mut last = 0usize;
     // The glyphs of the character being emitted: the index of its first glyph and its run's start.
     let mut run: Option<(usize, usize)> = None;
+    // The emitted character's rival, while it is one of `rivals`, and its best probability.
+    let mut rival: Option<(&Rival, f32)> = None;
     let target = |i: usize| match classes_as {
         None => Some(i),
         Some(m) => m.get(i).copied().flatten(),
@@ -133,6 +168,7 @@ pub fn decode_glyphs(
         });
         if best != last {
             close(&mut out.glyphs, run.take(), t.saturating_sub(1));
+            rival = None;
         }
         if best != 0 && best != last {
             if let Some(c) = charset.get(best - 1) {
@@ -140,8 +176,18 @@ pub fn decode_glyphs(
                 conf += p;
                 n += 1;
                 run = Some((out.glyphs.len(), t));
-                out.glyphs.extend(c.chars().filter(|c| !c.is_whitespace()).map(|_| Glyph { x: t as f32 + 0.5, p }));
+                out.glyphs.extend(c.chars().filter(|c| !c.is_whitespace()).map(|_| Glyph {
+                    x: t as f32 + 0.5,
+                    p,
+                    rival: None,
+                }));
+                rival = rivals.iter().find(|r| r.class == best).map(|r| (r, 0.0));
             }
+        }
+        if let (Some((r, most)), Some(g)) = (rival.as_mut(), out.glyphs.last_mut()) {
+            let q: f32 = r.renderings.iter().filter_map(|&i| row.get(i)).sum();
+            *most = most.max(q);
+            g.rival = Some((r.stands_for, *most));
         }
         last = best;
     }
@@ -177,12 +223,33 @@ mod tests {
         assert!((conf - 1.0).abs() < 1e-6);
         assert_eq!(decode(&one_hot(3), 1, 4, &cs).0, " ");
         // Each character at the centre of its run of steps; the space has no glyph.
-        let d = decode_glyphs(&probs, 6, 4, &cs, None);
+        let d = decode_glyphs(&probs, 6, 4, &cs, None, &[]);
         let xs: Vec<f32> = d.glyphs.iter().map(|g| g.x).collect();
         assert_eq!(xs, [1.0, 3.5, 4.5]);
         let probs: Vec<f32> = [1, 3, 2].iter().flat_map(|&i| one_hot(i)).collect();
-        let d = decode_glyphs(&probs, 3, 4, &cs, None);
+        let d = decode_glyphs(&probs, 3, 4, &cs, None, &[]);
         assert_eq!((d.text.as_str(), d.glyphs.len(), d.glyphs[1].x), ("A B", 2, 2.5));
+    }
+
+    #[test]
+    fn a_rivals_probability_is_its_renderings_best_step() {
+        // classes: blank, H, I, 1, space. An `H` over two steps whose `I` and `1` together
+        // reach 0.45 at the second; an `I` (no rival tracked) after a blank.
+        let cs = charset("H\nI\n1");
+        let rivals = rivals(&cs);
+        assert_eq!(rivals, [Rival { class: 1, stands_for: 'I', renderings: vec![2, 3] }]);
+        let probs = [
+            [0.0f32, 0.8, 0.1, 0.1, 0.0],
+            [0.0, 0.55, 0.25, 0.2, 0.0],
+            [1.0, 0.0, 0.0, 0.0, 0.0],
+            [0.0, 0.1, 0.9, 0.0, 0.0],
+        ]
+        .concat();
+        let d = decode_glyphs(&probs, 4, 5, &cs, None, &rivals);
+        assert_eq!(d.text, "HI");
+        let (c, q) = d.glyphs[0].rival.expect("the H's rival");
+        assert!(c == 'I' && (q - 0.45).abs() < 1e-6, "{q}");
+        assert_eq!(d.glyphs[1].rival, None);
     }
 
     #[test]
