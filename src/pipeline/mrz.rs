@@ -278,9 +278,12 @@ fn to_letter(c: char) -> char {
 }
 
 /// Letters (and a digit a letters-only field can still hold) the recogniser confuses with
-/// each other (PP-OCRv6 tiny reads OCR-B's `I` as `H` most of all), for the states' repair
-/// against the list of codes.
-const LETTER_CONFUSIONS: [(char, char); 20] = [
+/// each other (PP-OCRv6 tiny reads OCR-B's `I` as `H` most of all, and `J` as `U`), for the
+/// states' repair against the list of codes; a filler inside a code is a letter lost (the
+/// thin `I` most of all) and put back as a filler by [`mrz_pitch`](super::mrz_pitch).
+const LETTER_CONFUSIONS: [(char, char); 22] = [
+    ('J', 'U'),
+    ('I', '<'),
     ('H', 'I'),
     ('7', 'T'),
     ('I', 'L'),
@@ -766,6 +769,12 @@ mod tests {
         assert_eq!(m.repairs, [(0, 0, 'H', 'I'), (0, 4, 'Q', 'O'), (1, 17, 'Q', 'O')]);
         let passport = ["P0UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1]];
         assert_eq!(parse(&lines(&passport), 2026).unwrap().document_code, "PO");
+        // `J` read as `U`; a lost `I` put back as a filler.
+        let japan = ["P<UPNERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1]];
+        let m = parse(&lines(&japan), 2026).unwrap();
+        assert_eq!((m.issuing_state.as_str(), &m.repairs[..]), ("JPN", &[(0, 2, 'U', 'J')][..]));
+        let italy = ["PO<TAERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1]];
+        assert_eq!(parse(&lines(&italy), 2026).unwrap().issuing_state, "ITA");
         // A code that is no state and has no single confusion to one stays as read.
         let unknown = ["P<QQQERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", TD3[1]];
         assert_eq!(parse(&lines(&unknown), 2026).unwrap().issuing_state, "QQQ");

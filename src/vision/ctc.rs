@@ -92,8 +92,15 @@ pub struct Rival {
 }
 
 /// The confusions [`rivals`] tracks: what the recogniser emits, what it may stand for, and
-/// that character's renderings. PP-OCRv6 tiny reads OCR-B's serifed `I` as `H`.
-const CONFUSIONS: [(&str, char, &[&str]); 1] = [("H", 'I', &["I", "1", "l", "|", "Ｉ", "Ⅰ", "Ι", "ｌ", "!"])];
+/// that character's renderings. PP-OCRv6 tiny reads OCR-B's serifed `I` as `H`, its `J` as
+/// `U`, its `S` as `8` and its `Z` as `2` or `N`.
+const CONFUSIONS: [(&str, char, &[&str]); 5] = [
+    ("H", 'I', &["I", "1", "l", "|", "Ｉ", "Ⅰ", "Ι", "ｌ", "!"]),
+    ("U", 'J', &["J", "j", "Ｊ"]),
+    ("8", 'S', &["S", "s", "Ｓ"]),
+    ("2", 'Z', &["Z", "z", "Ｚ"]),
+    ("N", 'Z', &["Z", "z", "Ｚ"]),
+];
 
 /// The [`Rival`]s of `charset` (class `i + 1` is `charset[i]`), built once per recogniser.
 pub fn rivals(charset: &[String]) -> Vec<Rival> {
