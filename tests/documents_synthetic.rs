@@ -17,9 +17,9 @@ use verity::{
     vision::decode,
 };
 
-/// Read exactly when last measured (2026-12-02, after the look-alikes, the box-score fix and
-/// the state repairs): 36 of 40 (29 when the test was written; see the README).
-const MEASURED: usize = 36;
+/// Read exactly when last measured (2026-12-03, after the glyph-pitch fit and the
+/// recogniser's rivals): 39 of 40 (36 on 12-02, 29 when the test was written; see the README).
+const MEASURED: usize = 39;
 /// Allowed loss against MEASURED before the test fails (OCR numerics differ a little between
 /// machines and runtime builds).
 const MARGIN: usize = 3;
