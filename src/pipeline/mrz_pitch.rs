@@ -5,10 +5,12 @@
 //! twice (`〇0` at one place) leaves two characters closer than half a pitch. Without this the
 //! line is padded or cut at its end, which shifts every character after the place and loses a
 //! name's filler (`BER<RILIRI` for `BER<<RILIRI`) without a trace in any check digit.
+//! Before that, a character the recogniser doubted enough is read as its rival (an `H` it gave
+//! `I` 0.1: [`ctc::rival_wins`]), which no check digit settles in a name either.
 
 use crate::{
     pipeline::{mrz, ocr::TextLine},
-    vision::ctc::Glyph,
+    vision::ctc::{self, Glyph},
 };
 
 /// The MRZ line lengths.
@@ -19,15 +21,6 @@ const MAX_FIX: usize = 3;
 const SAME_PLACE: f32 = 0.5;
 /// A gap of at least this many pitches has lost a character.
 const LOST: f32 = 1.6;
-/// A character read as the first whose rival (the second) got at least this probability at
-/// one of its steps is the rival (an `H` the recogniser gave `I` 0.1 is an OCR-B `I`). Measured
-/// on the 500 synthetic documents of `make eval-documents` (PP-OCRv6 tiny; the most a true
-/// character gave its rival, and what the misread ones gave): `H`/`I` 0.02 over 324, 0.16-0.41
-/// over 10; `U`/`J` 0.005 over 517, 0.20 (one); `8`/`S` 0.013 over 1,178, 0.54 (one); `2`/`Z`
-/// 0.095 over 2,061, 0.05-0.50 over 8 (6 above 0.2); `N`/`Z` 0.05 over 980, 0.39 (one).
-const RIVAL_TAKEN: [(char, char, f32); 5] =
-    [('H', 'I', 0.1), ('U', 'J', 0.1), ('8', 'S', 0.1), ('2', 'Z', 0.2), ('N', 'Z', 0.15)];
-
 /// The text of `line` for the MRZ finder: when it holds MRZ characters only (after
 /// [`mrz::normalise`]) and is one to three characters off exactly one MRZ length, its
 /// characters added (fillers, where a gap lost one) or merged (the likelier of two at one
@@ -55,27 +48,15 @@ pub fn fitted_text(text: &str, glyphs: &[Glyph]) -> String {
     }
 }
 
-/// `text` with each character whose glyph's rival ([`Glyph::rival`]) got at least its
-/// [`RIVAL_TAKEN`] read as that rival.
+/// `text` with each character the recogniser doubted enough read as its rival
+/// ([`ctc::rival_wins`]: an `H` it gave `I` 0.1 is an OCR-B `I`).
 fn rivals_taken(text: &str, glyphs: &[Glyph]) -> String {
     if text.chars().filter(|c| !c.is_whitespace()).count() != glyphs.len() {
         return text.to_string();
     }
     let mut g = glyphs.iter();
     text.chars()
-        .map(|c| {
-            if c.is_whitespace() {
-                return c;
-            }
-            match g.next() {
-                Some(Glyph { rival: Some((r, q)), .. })
-                    if RIVAL_TAKEN.iter().any(|&(e, rr, at)| e == c && rr == *r && *q >= at) =>
-                {
-                    *r
-                }
-                _ => c,
-            }
-        })
+        .map(|c| if c.is_whitespace() { c } else { g.next().and_then(|g| ctc::rival_wins(c, g.rival)).unwrap_or(c) })
         .collect()
 }
 
