@@ -28,7 +28,7 @@ fn union(a: &Rect, b: &Rect) -> Rect {
     Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
 }
 
-fn rect_box(r: &Rect) -> TextBox {
+pub(super) fn rect_box(r: &Rect) -> TextBox {
     let (x1, y1) = (r.x + r.width, r.y + r.height);
     TextBox {
         corners: [Point { x: r.x, y: r.y }, Point { x: x1, y: r.y }, Point { x: x1, y: y1 }, Point { x: r.x, y: y1 }],
@@ -69,14 +69,27 @@ fn same_row(a: &TextLine, b: &TextLine) -> bool {
     similar(a.bbox.height, b.bbox.height, 1.5) && (ca.y - cb.y).abs() < 0.35 * h && (-0.2 * h..=1.2 * h).contains(&gap)
 }
 
-/// `b` right under `a`, overlapping it horizontally: the rows of a two-row plate.
+/// `b` right under `a`, overlapping it horizontally: the rows of a two-row (or three-row) plate.
+/// The detector's boxes are grown around their text, so the boxes of rows set close together
+/// overlap by up to about half a row; their centres are what must be a row apart.
 fn stacked(a: &TextLine, b: &TextLine) -> bool {
     let h = a.bbox.height.max(b.bbox.height);
     let gap = b.bbox.y - (a.bbox.y + a.bbox.height);
+    let rise = b.bbox.centre().y - a.bbox.centre().y;
     let overlap = (a.bbox.x + a.bbox.width).min(b.bbox.x + b.bbox.width) - a.bbox.x.max(b.bbox.x);
     similar(a.bbox.height, b.bbox.height, 2.2)
-        && (-0.25 * h..=0.6 * h).contains(&gap)
+        && (-0.5 * h..=0.6 * h).contains(&gap)
+        && rise >= 0.5 * a.bbox.height.min(b.bbox.height)
         && overlap >= 0.5 * a.bbox.width.min(b.bbox.width)
+}
+
+/// The candidate of stacked `rows`, top first, each read apart.
+fn rows_candidate(rows: &[&TextLine]) -> Candidate {
+    Candidate {
+        rows: rows.iter().map(|r| grown(&as_box(r), 1.08, 1.2)).collect(),
+        bbox: rows.iter().skip(1).fold(rows[0].bbox, |u, r| union(&u, &r.bbox)),
+        height: rows.iter().map(|r| r.bbox.height).fold(0.0, f32::max),
+    }
 }
 
 /// Whether `lines` (all the text lines of a photo) are a page of text.
@@ -129,14 +142,20 @@ pub fn find(lines: &[TextLine]) -> Vec<Candidate> {
                 height: a.bbox.height.max(next.bbox.height),
             });
         }
-        // Two rows: `a` on top of another line.
+        // Two rows: `a` on top of another line; three: and a third under that one (the small
+        // square plates of motorcycles and of some European cars).
         for (j, b2) in usable.iter().enumerate() {
-            if i != j && stacked(a, b2) && alnum(a) + alnum(b2) >= 4 {
-                out.push(Candidate {
-                    rows: vec![grown(&as_box(a), 1.08, 1.2), grown(&as_box(b2), 1.08, 1.2)],
-                    bbox: union(&a.bbox, &b2.bbox),
-                    height: a.bbox.height.max(b2.bbox.height),
-                });
+            if i == j || !stacked(a, b2) {
+                continue;
+            }
+            let two = [*a, *b2];
+            if alnum(a) + alnum(b2) >= 4 {
+                out.push(rows_candidate(&two));
+            }
+            for (k, c2) in usable.iter().enumerate() {
+                if k != i && k != j && stacked(b2, c2) && alnum(a) + alnum(b2) + alnum(c2) >= 5 {
+                    out.push(rows_candidate(&[*a, *b2, *c2]));
+                }
             }
         }
     }
@@ -161,6 +180,18 @@ mod tests {
         assert!(c.iter().any(|c| c.rows.len() == 1 && c.bbox.width == 130.0), "{c:?}");
         let two = [line("10922", 100.0, 100.0, 120.0, 40.0), line("BX", 130.0, 145.0, 60.0, 40.0)];
         assert!(find(&two).iter().any(|c| c.rows.len() == 2), "two rows");
+        // Rows set close together: the detector's grown boxes overlap by almost half a row.
+        let close = [line("MDA", 494.0, 520.0, 104.0, 52.0), line("934", 491.0, 544.0, 108.0, 63.0)];
+        assert!(find(&close).iter().any(|c| c.rows.len() == 2), "overlapping rows");
+        let three = [
+            line("BE", 344.0, 870.0, 79.0, 54.0),
+            line("0886", 321.0, 905.0, 115.0, 63.0),
+            line("AA", 329.0, 948.0, 73.0, 55.0),
+        ];
+        assert!(find(&three).iter().any(|c| c.rows.len() == 3), "three rows");
+        // One row is not two: a line beside another of the same row is never stacked on it.
+        let row = [line("AB12", 100.0, 100.0, 80.0, 40.0), line("CD34", 120.0, 110.0, 80.0, 40.0)];
+        assert!(!find(&row).iter().any(|c| c.rows.len() > 1), "a shifted duplicate box");
     }
 
     #[test]

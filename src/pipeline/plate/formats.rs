@@ -59,6 +59,7 @@ const FORMATS: &[Format] = &[
     // Europe: national layouts without the country band.
     f(Region::Eu, "ua", "AA9999AA"),
     f(Region::Eu, "ua_trailer", "99999AA"),
+    f(Region::Eu, "ua_moto", "9999AA"), // two rows: four digits over two letters
     f(Region::Eu, "fr_it", "AA999AA"),
     f(Region::Eu, "es", "9999AAA"),
     f(Region::Eu, "gb", "AA99AAA"),
@@ -189,15 +190,32 @@ pub fn normalise(raw: &str) -> String {
     raw.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
 }
 
-/// The region a raw reading points to by itself: a CJK character (a Chinese province) or the
-/// middle dot after the second character of a Chinese plate.
+/// The region a raw reading points to by itself: a CJK character (a Chinese province), or the
+/// middle dot of a Chinese plate, which follows its first one or two characters (the province
+/// and the authority's letter) and comes before the serial. A dot elsewhere (at the end of a
+/// row, after a longer group) is a separator of another country's plate or the recogniser's
+/// reading of a screw or a sticker.
 pub fn hint(raw: &str) -> Option<Region> {
-    raw.chars().any(chinese_mark).then_some(Region::Cn)
+    let cn_dot = |row: &str| {
+        let chars: Vec<char> = row.chars().collect();
+        chars.iter().enumerate().any(|(i, &c)| {
+            c == '·' && (1..=2).contains(&i) && chars[i + 1..].iter().filter(|c| c.is_alphanumeric()).count() >= 4
+        })
+    };
+    let ideograph = raw.chars().any(|c| c != '·' && chinese_mark(c));
+    (ideograph || raw.split(' ').any(cn_dot)).then_some(Region::Cn)
 }
 
-/// A CJK ideograph (a Chinese province character) or the middle dot of a Chinese plate.
+/// The ideographs of China's registration plates: the 31 provinces' abbreviations, the
+/// suffixes of embassy, consulate, police, learner, trailer, Hong Kong and Macau plates, and
+/// the test and over-limit marks.
+pub const CHINESE_PLATE_IDEOGRAPHS: &str =
+    "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领警学挂港澳试超";
+
+/// A Chinese plate's ideograph ([`CHINESE_PLATE_IDEOGRAPHS`]) or its middle dot. Other CJK
+/// ideographs never appear on a plate: allowed, the recogniser reads a Latin `M` as `网`.
 pub fn chinese_mark(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c) || c == '·'
+    c == '·' || CHINESE_PLATE_IDEOGRAPHS.contains(c)
 }
 
 #[cfg(test)]
@@ -242,5 +260,8 @@ mod tests {
         assert_eq!(normalise("川A·L0Q87"), "AL0Q87");
         assert_eq!(hint("川A·L0Q87"), Some(Region::Cn));
         assert_eq!(hint("AT 6883 CM"), None);
+        assert_eq!(hint("A·L0Q87"), Some(Region::Cn), "the province character missed");
+        assert_eq!(hint("BE· 0886 AA"), None, "a dot at the end of a row");
+        assert_eq!(hint("OF613·VVM"), None, "a separator after a longer group");
     }
 }

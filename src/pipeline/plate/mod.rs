@@ -118,6 +118,7 @@ impl PlateReader {
             let lines = self.ocr.read_at(img.clone(), SECOND_LOOK_SIDE).await?;
             plates.extend(self.read_lines(&img, &lines, region).await?);
         }
+        demote_fragments(&mut plates);
         plates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         // The best reading of each place.
         let mut kept: Vec<Plate> = Vec::new();
@@ -136,6 +137,9 @@ impl PlateReader {
         lines: &[TextLine],
         region: Region,
     ) -> Result<Vec<Plate>, ApiError> {
+        for l in lines {
+            tracing::debug!(text = %l.text, bbox = ?l.bbox, "text line");
+        }
         let cands = candidates::find(lines);
         let (src, rows) = (img.clone(), cands.clone());
         let crops = pool::run(move || {
@@ -149,15 +153,63 @@ impl PlateReader {
         let mut plates = Vec::new();
         for c in cands {
             let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
-            plates.extend(scored(&c, &read, region, c.height / tallest));
+            let plate = scored(&c, &read, region, c.height / tallest);
+            tracing::debug!(
+                rows = c.rows.len(),
+                bbox = ?c.bbox,
+                read = ?read,
+                text = plate.as_ref().map(|p| p.text.as_str()),
+                score = plate.as_ref().map(|p| p.confidence),
+                "plate candidate"
+            );
+            plates.extend(plate);
         }
         Ok(plates)
     }
 }
 
+/// A reading that is part of a longer one at the same place, where the longer one matches a
+/// format with no more fixes, is a fragment of that plate (the lower rows of a three-row
+/// plate, a row without its prefix): its score is weighted by this.
+pub const FRAGMENT: f32 = 0.8;
+
+/// A row of a multi-row candidate read with less confidence than this is no plate row.
+pub const ROW_MIN: f32 = 0.5;
+
+fn demote_fragments(plates: &mut [Plate]) {
+    let fragment: Vec<bool> = plates
+        .iter()
+        .map(|p| {
+            plates.iter().any(|q| {
+                q.format.is_some()
+                    && q.text.len() > p.text.len()
+                    && q.text.contains(&p.text)
+                    && q.fixes.len() <= p.fixes.len()
+                    && q.bbox.contains(p.bbox.centre())
+            })
+        })
+        .collect();
+    for (p, f) in plates.iter_mut().zip(fragment) {
+        if f {
+            p.confidence *= FRAGMENT;
+        }
+    }
+}
+
 fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32) -> Option<Plate> {
     let raw_text = read.iter().map(|r| r.0.trim()).collect::<Vec<_>>().join(" ");
-    let text_confidence = read.iter().map(|r| r.1).fold(1.0f32, f32::min);
+    // The mean probability of its characters, as one row's confidence is (each row's own mean
+    // weighted by its length), so a plate read in rows scores like the same plate in one; but a
+    // row the recogniser could barely read (under ROW_MIN: a speck or a sign's stroke stacked
+    // on the plate) is no row of a plate, and the candidate gets that row's confidence.
+    let lengths: Vec<f32> = read.iter().map(|r| r.0.chars().filter(|c| !c.is_whitespace()).count() as f32).collect();
+    let total: f32 = lengths.iter().sum();
+    let weakest = read.iter().map(|r| r.1).fold(1.0f32, f32::min);
+    let text_confidence = if weakest < ROW_MIN || total == 0.0 {
+        weakest
+    } else {
+        read.iter().zip(&lengths).map(|(r, n)| r.1 * n).sum::<f32>() / total
+    };
     let read = normalise(&raw_text);
     let fitted = formats::best(&read, region, formats::hint(&raw_text));
     let weight = prior(&read, fitted.format.map(|_| fitted.fixes.len()), size);
@@ -190,5 +242,30 @@ mod tests {
         assert!(prior("AB1234CD", Some(0), 1.0) > prior("AB1234CD", Some(0), 0.3), "smaller text");
         assert_eq!(prior("AB1", None, 1.0), 0.0, "too short");
         assert!(plate_alphabet("A") && plate_alphabet("7") && plate_alphabet("川") && !plate_alphabet("a"));
+        assert!(!plate_alphabet("网"), "an ideograph no plate carries");
+    }
+
+    fn plate(text: &str, raw: &[(&str, f32)], x: f32, y: f32, w: f32, h: f32) -> Plate {
+        let bbox = Rect { x, y, width: w, height: h };
+        let rows: Vec<_> = raw.iter().map(|_| candidates::rect_box(&bbox)).collect();
+        let c = Candidate { rows, bbox, height: h / raw.len() as f32 };
+        let read: Vec<(String, f32)> = raw.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let p = scored(&c, &read, Region::Auto, 1.0).expect("a plate");
+        assert_eq!(p.text, text);
+        p
+    }
+
+    #[test]
+    fn a_plate_read_in_rows_scores_by_its_characters_and_its_parts_are_fragments() {
+        // Three rows, one of them a little doubtful, against two of its rows alone.
+        let whole = plate("BE0886AA", &[("BE", 0.90), ("0886", 0.998), ("AA", 0.985)], 320.0, 870.0, 115.0, 132.0);
+        let part = plate("0886AA", &[("0886", 0.998), ("AA", 0.985)], 320.0, 905.0, 115.0, 97.0);
+        assert!(whole.confidence > 0.95, "{}", whole.confidence);
+        let mut both = vec![part, whole];
+        demote_fragments(&mut both);
+        assert!(both[1].confidence > both[0].confidence, "the whole plate wins");
+        // A row the recogniser could barely read gives the candidate its confidence.
+        let speck = plate("HMDA934", &[("H", 0.11), ("MDA", 0.98), ("934", 0.98)], 491.0, 475.0, 108.0, 132.0);
+        assert!(speck.confidence <= 0.11);
     }
 }
