@@ -100,6 +100,13 @@ pub struct Fix {
     pub to: char,
 }
 
+/// A character of the reading left out of the plate's text (its position in the reading).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Dropped {
+    pub position: usize,
+    pub from: char,
+}
+
 /// A reading fitted to the best format.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fitted {
@@ -107,6 +114,8 @@ pub struct Fitted {
     /// The region and name of the format it matches, when it matches one.
     pub format: Option<(Region, &'static str)>,
     pub fixes: Vec<Fix>,
+    /// The country band's letter read as the reading's first character, when it was dropped.
+    pub dropped: Option<Dropped>,
 }
 
 fn to_digit(c: char) -> Option<char> {
@@ -179,10 +188,34 @@ pub fn best(text: &str, region: Region, hint: Option<Region>) -> Fitted {
             fixed[fx.position] = fx.to;
         }
         if fixed.iter().filter(|c| c.is_ascii_digit()).count() >= fmt.min_digits {
-            best = Some(Fitted { text: fixed.into_iter().collect(), format: Some((fmt.region, fmt.name)), fixes });
+            best = Some(Fitted {
+                text: fixed.into_iter().collect(),
+                format: Some((fmt.region, fmt.name)),
+                fixes,
+                dropped: None,
+            });
         }
     }
-    best.unwrap_or_else(|| Fitted { text: text.to_string(), format: None, fixes: Vec::new() })
+    best.unwrap_or_else(|| Fitted { text: text.to_string(), format: None, fixes: Vec::new(), dropped: None })
+}
+
+/// The shortest reading whose first character may be the country band's.
+pub const BAND_MIN: usize = 7;
+
+/// [`best`] for a reading of a plate with a country band at its left (the blue EU band, the
+/// Ukrainian flag): when the reading fits no format but does without its first character (the
+/// band's letter, `F` in `FSE676PK`), that fit, with the character listed as dropped.
+pub fn best_after_band(text: &str, region: Region, hint: Option<Region>) -> Fitted {
+    let fitted = best(text, region, hint);
+    let Some(first) = text.chars().next() else { return fitted };
+    if fitted.format.is_some() || text.chars().count() < BAND_MIN {
+        return fitted;
+    }
+    let rest = best(&text[first.len_utf8()..], region, hint);
+    match rest.format {
+        Some(_) => Fitted { dropped: Some(Dropped { position: 0, from: first }), ..rest },
+        None => fitted,
+    }
 }
 
 /// Letters and digits only, upper case (no character is guessed here: the formats fix them).
@@ -250,6 +283,16 @@ mod tests {
         let fx = best("WATTUP", Region::Us, None);
         assert_eq!((fx.text.as_str(), fx.format, fx.fixes.len()), ("WATTUP", None, 0));
         assert_eq!(best("ADMSAPL", Region::Auto, None).text, "ADMSAPL");
+    }
+
+    #[test]
+    fn a_band_letter_read_before_the_plate_is_dropped_and_listed() {
+        let fx = best_after_band("FSE676PK", Region::Auto, None);
+        assert_eq!((fx.text.as_str(), fx.format.map(|f| f.1)), ("SE676PK", Some("fr_it")));
+        assert_eq!(fx.dropped, Some(Dropped { position: 0, from: 'F' }));
+        // A reading that fits as read, or is too short, keeps its first character.
+        assert_eq!(best_after_band("AT6883CM", Region::Auto, None).dropped, None);
+        assert_eq!(best_after_band("ADMSAPL", Region::Auto, None).text, "ADMSAPL");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use self::{
     candidates::Candidate,
-    formats::{Fix, Region},
+    formats::{Dropped, Fix, Region},
 };
 use super::ocr::{crop_line, Ocr, TextLine};
 use crate::{
@@ -47,6 +47,9 @@ pub struct Plate {
     pub format: Option<&'static str>,
     /// Every character the format changed (position in `text`, from, to).
     pub fixes: Vec<Fix>,
+    /// The first character of the reading when it is the country band's letter (the plate has
+    /// a blue band at its left and its text matches a format without it); `null` otherwise.
+    pub dropped: Option<Dropped>,
     /// Which finder found it (`ocr_text`; a plate-detector model would say its name).
     pub detector: &'static str,
 }
@@ -142,18 +145,21 @@ impl PlateReader {
         }
         let cands = candidates::find(lines);
         let (src, rows) = (img.clone(), cands.clone());
-        let crops = pool::run(move || {
-            Ok(rows.iter().flat_map(|c| c.rows.iter().map(|r| crop_line(&src, r)).collect::<Vec<_>>()).collect())
+        let (crops, bands): (Vec<RgbImage>, Vec<bool>) = pool::run(move || {
+            let crops: Vec<RgbImage> =
+                rows.iter().flat_map(|c| c.rows.iter().map(|r| crop_line(&src, r)).collect::<Vec<_>>()).collect();
+            let bands = crops.iter().map(blue_band).collect();
+            Ok((crops, bands))
         })
         .await?;
         let model = self.ocr.engine().config().plate_rec.clone();
         let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
         let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
-        let mut next = readings.into_iter();
+        let mut next = readings.into_iter().zip(bands);
         let mut plates = Vec::new();
         for c in cands {
-            let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
-            let plate = scored(&c, &read, region, c.height / tallest);
+            let (read, band): (Vec<(String, f32)>, Vec<bool>) = next.by_ref().take(c.rows.len()).unzip();
+            let plate = scored(&c, &read, region, c.height / tallest, band.len() == 1 && band[0]);
             tracing::debug!(
                 rows = c.rows.len(),
                 bbox = ?c.bbox,
@@ -196,7 +202,24 @@ fn demote_fragments(plates: &mut [Plate]) {
     }
 }
 
-fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32) -> Option<Plate> {
+/// The share of a crop's left end (its first half height) that must be blue for a band.
+pub const BAND_SHARE: f32 = 0.3;
+
+/// Whether a one-row crop starts with a blue country band (the EU band, the top of Ukraine's
+/// flag): [`BAND_SHARE`] of the pixels of its left half-height clearly blue.
+fn blue_band(crop: &RgbImage) -> bool {
+    let w = (crop.height() / 2).min(crop.width());
+    let blue = (0..w)
+        .flat_map(|x| (0..crop.height()).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            let [r, g, b] = crop.get_pixel(x, y).0.map(i32::from);
+            b > r + 40 && b > g + 15
+        })
+        .count();
+    blue as f32 >= BAND_SHARE * (w * crop.height()) as f32
+}
+
+fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32, band: bool) -> Option<Plate> {
     let raw_text = read.iter().map(|r| r.0.trim()).collect::<Vec<_>>().join(" ");
     // The mean probability of its characters, as one row's confidence is (each row's own mean
     // weighted by its length), so a plate read in rows scores like the same plate in one; but a
@@ -211,8 +234,12 @@ fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32) -> O
         read.iter().zip(&lengths).map(|(r, n)| r.1 * n).sum::<f32>() / total
     };
     let read = normalise(&raw_text);
-    let fitted = formats::best(&read, region, formats::hint(&raw_text));
-    let weight = prior(&read, fitted.format.map(|_| fitted.fixes.len()), size);
+    let hint = formats::hint(&raw_text);
+    let fitted = if band { formats::best_after_band(&read, region, hint) } else { formats::best(&read, region, hint) };
+    // A dropped band letter weighs as one more fix.
+    let changes = fitted.fixes.len() + usize::from(fitted.dropped.is_some());
+    let basis = if fitted.dropped.is_some() { &fitted.text } else { &read };
+    let weight = prior(basis, fitted.format.map(|_| changes), size);
     (weight > 0.0).then(|| Plate {
         confidence: text_confidence * weight,
         text_confidence,
@@ -224,6 +251,7 @@ fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32) -> O
         region: fitted.format.map(|f| f.0),
         format: fitted.format.map(|f| f.1),
         fixes: fitted.fixes,
+        dropped: fitted.dropped,
         detector: "ocr_text",
     })
 }
@@ -250,7 +278,7 @@ mod tests {
         let rows: Vec<_> = raw.iter().map(|_| candidates::rect_box(&bbox)).collect();
         let c = Candidate { rows, bbox, height: h / raw.len() as f32 };
         let read: Vec<(String, f32)> = raw.iter().map(|(t, p)| (t.to_string(), *p)).collect();
-        let p = scored(&c, &read, Region::Auto, 1.0).expect("a plate");
+        let p = scored(&c, &read, Region::Auto, 1.0, false).expect("a plate");
         assert_eq!(p.text, text);
         p
     }
