@@ -38,7 +38,7 @@ pub struct Plate {
     #[serde(rename = "box")]
     pub bbox: Rect,
     pub polygon: [Point; 4],
-    /// 1, or 2 for a two-row plate.
+    /// 1, or 2 or 3 for a plate read in rows.
     pub rows: usize,
     /// The region of the format the text matches (`us`, `eu`, `br`, `cn`), if any.
     #[schema(value_type = Option<String>)]
