@@ -148,9 +148,8 @@ pub fn find(lines: &[TextLine]) -> Vec<Candidate> {
             if i == j || !stacked(a, b2) {
                 continue;
             }
-            let two = [*a, *b2];
             if alnum(a) + alnum(b2) >= 4 {
-                out.push(rows_candidate(&two));
+                out.push(rows_candidate(&[*a, *b2]));
             }
             for (k, c2) in usable.iter().enumerate() {
                 if k != i && k != j && stacked(b2, c2) && alnum(a) + alnum(b2) + alnum(c2) >= 5 {

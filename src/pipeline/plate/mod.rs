@@ -146,20 +146,21 @@ impl PlateReader {
         let cands = candidates::find(lines);
         let (src, rows) = (img.clone(), cands.clone());
         let (crops, bands): (Vec<RgbImage>, Vec<bool>) = pool::run(move || {
-            let crops: Vec<RgbImage> =
-                rows.iter().flat_map(|c| c.rows.iter().map(|r| crop_line(&src, r)).collect::<Vec<_>>()).collect();
-            let bands = crops.iter().map(blue_band).collect();
-            Ok((crops, bands))
+            let per_candidate: Vec<Vec<RgbImage>> =
+                rows.iter().map(|c| c.rows.iter().map(|r| crop_line(&src, r)).collect()).collect();
+            // Only a one-row candidate can start with a country band.
+            let bands = per_candidate.iter().map(|c| matches!(c.as_slice(), [one] if blue_band(one))).collect();
+            Ok((per_candidate.into_iter().flatten().collect(), bands))
         })
         .await?;
         let model = self.ocr.engine().config().plate_rec.clone();
         let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
         let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
-        let mut next = readings.into_iter().zip(bands);
+        let mut next = readings.into_iter();
         let mut plates = Vec::new();
-        for c in cands {
-            let (read, band): (Vec<(String, f32)>, Vec<bool>) = next.by_ref().take(c.rows.len()).unzip();
-            let plate = scored(&c, &read, region, c.height / tallest, band.len() == 1 && band[0]);
+        for (c, band) in cands.into_iter().zip(bands) {
+            let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
+            let plate = scored(&c, &read, region, c.height / tallest, band);
             tracing::debug!(
                 rows = c.rows.len(),
                 bbox = ?c.bbox,
@@ -205,7 +206,7 @@ fn demote_fragments(plates: &mut [Plate]) {
 /// The share of a crop's left end (its first half height) that must be blue for a band.
 pub const BAND_SHARE: f32 = 0.3;
 
-/// Whether a one-row crop starts with a blue country band (the EU band, the top of Ukraine's
+/// Whether a crop starts with a blue country band (the EU band, the top of Ukraine's
 /// flag): [`BAND_SHARE`] of the pixels of its left half-height clearly blue.
 fn blue_band(crop: &RgbImage) -> bool {
     let w = (crop.height() / 2).min(crop.width());
@@ -238,8 +239,8 @@ fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32, band
     let fitted = if band { formats::best_after_band(&read, region, hint) } else { formats::best(&read, region, hint) };
     // A dropped band letter weighs as one more fix.
     let changes = fitted.fixes.len() + usize::from(fitted.dropped.is_some());
-    let basis = if fitted.dropped.is_some() { &fitted.text } else { &read };
-    let weight = prior(basis, fitted.format.map(|_| changes), size);
+    let as_read = if fitted.dropped.is_some() { &read[1..] } else { &read[..] };
+    let weight = prior(as_read, fitted.format.map(|_| changes), size);
     (weight > 0.0).then(|| Plate {
         confidence: text_confidence * weight,
         text_confidence,
@@ -295,5 +296,25 @@ mod tests {
         // A row the recogniser could barely read gives the candidate its confidence.
         let speck = plate("HMDA934", &[("H", 0.11), ("MDA", 0.98), ("934", 0.98)], 491.0, 475.0, 108.0, 132.0);
         assert!(speck.confidence <= 0.11);
+    }
+
+    #[test]
+    fn a_blue_band_at_the_left_end_of_a_crop_is_seen() {
+        let white = RgbImage::from_pixel(200, 48, image::Rgb([240, 240, 240]));
+        assert!(!blue_band(&white));
+        let mut eu = white.clone();
+        for x in 0..20 {
+            for y in 0..48 {
+                eu.put_pixel(x, y, image::Rgb([20, 50, 160]));
+            }
+        }
+        assert!(blue_band(&eu), "the EU band");
+        let mut right = white;
+        for x in 180..200 {
+            for y in 0..48 {
+                right.put_pixel(x, y, image::Rgb([20, 50, 160]));
+            }
+        }
+        assert!(!blue_band(&right), "blue at the other end");
     }
 }
