@@ -1,7 +1,10 @@
 //! Load benchmark (`make bench-load`): starts `verity serve`, drives `POST /v1/faces/verify`
 //! (obama.jpg vs biden.jpg, multipart) at concurrency 1, 2, 4, 8, 16, 32, and prints throughput
 //! and p50/p95/p99 latency per level, next to the model floor: the same model calls (YuNet on
-//! both images, MobileFaceNet on both faces) in a tight in-process loop on prepared inputs.
+//! both images, MobileFaceNet on both faces and their mirrors) in a tight in-process loop on prepared inputs:
+//! with every CPU per run (the lone runs of `--thread-pool adaptive`, the floor a request alone
+//! on the server can reach) and with each session's own threads; and the preprocessing of one
+//! verify (decode, detector input and alignment of both images) on one thread.
 //!
 //! Env: VERITY_BENCH_LEVELS (default 1,2,4,8,16,32), VERITY_BENCH_SECONDS per level (default 6),
 //! VERITY_BIN (default target/release/verity), and the server's own VERITY_* settings.
@@ -19,7 +22,7 @@ use common::{
     testdata,
 };
 use verity::{
-    config::EngineConfig,
+    config::{EngineConfig, ThreadPool},
     engine::{Engine, Tensor},
     pipeline::FacePipeline,
     vision::{align::align_face, decode, tensor},
@@ -116,7 +119,10 @@ fn floor_inputs(engine: &Arc<Engine>) -> (Tensor, Tensor, Vec<image::RgbImage>) 
 /// Verifies per second of the models alone, run by `threads` loops at once through the engine.
 fn model_floor(engine: &Arc<Engine>, threads: usize, seconds: f64) -> f64 {
     let (a, b, aligned) = floor_inputs(engine);
-    let embed_input = tensor::rgb_nhwc_batch(&aligned);
+    // Each face and its mirror, as verify embeds them (flip-averaging).
+    let flipped: Vec<image::RgbImage> =
+        aligned.iter().flat_map(|f| [f.clone(), image::imageops::flip_horizontal(f)]).collect();
+    let embed_input = tensor::rgb_nhwc_batch(&flipped);
     let (yunet, mfn) = (engine.get("yunet").unwrap(), engine.get("mobilefacenet").unwrap());
     let one = move || {
         yunet.run_blocking(a.clone()).unwrap();
@@ -144,6 +150,32 @@ fn model_floor(engine: &Arc<Engine>, threads: usize, seconds: f64) -> f64 {
     });
     let done = *count.lock().unwrap();
     done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Milliseconds of one verify's preprocessing on one thread: both images decoded, scaled to the
+/// detector's input, and their faces aligned (the faces found once beforehand).
+fn preprocessing_ms(engine: &Arc<Engine>, seconds: f64) -> f64 {
+    let cfg = engine.config().clone();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let faces = FacePipeline::new(engine.clone());
+    let inputs: Vec<(&str, Vec<u8>, verity::pipeline::face::Landmarks)> = ["obama.jpg", "biden.jpg"]
+        .into_iter()
+        .map(|name| {
+            let bytes = testdata(name);
+            let img = Arc::new(decode::decode(name, &bytes, 100_000_000).unwrap());
+            (name, bytes, rt.block_on(faces.largest_face(img, name)).unwrap().landmarks)
+        })
+        .collect();
+    let (started, mut n) = (Instant::now(), 0usize);
+    while started.elapsed().as_secs_f64() < seconds.min(3.0) || n == 0 {
+        for (name, bytes, landmarks) in &inputs {
+            let img = decode::decode(name, bytes, 100_000_000).unwrap();
+            std::hint::black_box(tensor::detector_input(&img, cfg.detect_max_side, 32, cfg.fixed_shapes()));
+            std::hint::black_box(align_face(&img, &landmarks.points()));
+        }
+        n += 1;
+    }
+    started.elapsed().as_secs_f64() * 1e3 / n as f64
 }
 
 fn main() {
@@ -187,15 +219,38 @@ fn main() {
     drop(server);
 
     let cfg = EngineConfig::from_env_defaults();
-    let engine = verity::cli::load_engine(cfg).expect("models: run `make setup` first");
+    let engine = verity::cli::load_engine(cfg.clone()).expect("models: run `make setup` first");
     let floor_seq = model_floor(&engine, 1, seconds);
     let floor_par = model_floor(&engine, engine.budget().cpu_limit * 2, seconds);
+    let lone = engine.budget().lone_run_threads;
+    let own = engine.budget().intra_op_threads;
+    let preprocess = preprocessing_ms(&engine, seconds);
+    let loops = engine.budget().cpu_limit * 2;
+    drop(engine);
     let best = results.iter().max_by(|a, b| a.rps.total_cmp(&b.rps)).expect("at least one level");
-    println!("\nmodel floor, one loop (YuNet x2 + MobileFaceNet batch of 2, prepared inputs): {floor_seq:.1} verify/s ({:.1} ms each)", 1e3 / floor_seq);
+    let what = match lone {
+        Some(n) => format!("{n} threads per run: lone runs"),
+        None => format!("{own} intra-op thread(s) per run"),
+    };
+    println!("\nmodel floor, one loop (YuNet x2 + MobileFaceNet batch of 4, prepared inputs, {what}): {floor_seq:.1} verify/s ({:.1} ms each)", 1e3 / floor_seq);
+    if lone.is_some() {
+        let per_session = EngineConfig { thread_pool: ThreadPool::PerSession, ..cfg };
+        let engine = verity::cli::load_engine(per_session).expect("models");
+        let f = model_floor(&engine, 1, seconds);
+        println!("model floor, one loop, {own} intra-op thread(s) per run (--thread-pool per-session): {f:.1} verify/s ({:.1} ms each)", 1e3 / f);
+    }
     println!(
-        "model floor, {} loops at once through the engine: {floor_par:.1} verify/s",
-        engine.budget().cpu_limit * 2
+        "preprocessing of one verify on one thread (decode, detector input, align; both images): {preprocess:.1} ms"
     );
+    if let Some(c1) = results.iter().find(|l| l.concurrency == 1) {
+        println!(
+            "concurrency 1: p50 {:.1} ms = {:.2} x the one-loop floor ({:.1} ms)",
+            c1.p50,
+            c1.p50 * floor_seq / 1e3,
+            1e3 / floor_seq
+        );
+    }
+    println!("model floor, {loops} loops at once through the engine: {floor_par:.1} verify/s");
     println!("best server level: concurrency {} at {:.1} verify/s", best.concurrency, best.rps);
     println!(
         "ratio server/floor: {:.2} (one loop), {:.2} (parallel loops)",

@@ -173,3 +173,26 @@ async fn a_request_past_its_deadline_is_503_timeout() {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["code"], "timeout");
 }
+
+/// `--thread-pool adaptive` (the default): a verify alone on the engine runs its models on the
+/// lone-run sessions (every CPU), and answers exactly as the sessions with their own threads do.
+#[test]
+fn a_lone_verify_runs_on_every_cpu_and_answers_as_per_session_threads() {
+    let adaptive = engine_with(|c| c.threads = Some(2));
+    let per_session = engine_with(|c| {
+        c.threads = Some(2);
+        c.thread_pool = verity::config::ThreadPool::PerSession;
+    });
+    let op = operating::pick(&operating::VERIFY, None).unwrap();
+    let run = |engine: &Arc<Engine>| {
+        block_on(verify_op(&FacePipeline::new(engine.clone()), image("obama.jpg"), image("obama2.jpg"), op)).unwrap()
+    };
+    let (a, p) = (run(&adaptive), run(&per_session));
+    assert!((a.similarity - p.similarity).abs() < 1e-4, "{} vs {}", a.similarity, p.similarity);
+    assert_eq!(a.is_match, p.is_match);
+    let lone = |engine: &Arc<Engine>| ["yunet", "mobilefacenet"].map(|m| engine.get(m).unwrap().lone_runs());
+    assert_eq!(lone(&per_session), [0, 0], "per-session threads never use the lone-run pool");
+    if verity::engine::runtime::lone_run_threads().is_some() {
+        assert!(lone(&adaptive).iter().all(|&n| n > 0), "lone runs: {:?}", lone(&adaptive));
+    }
+}

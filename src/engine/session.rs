@@ -22,15 +22,15 @@ pub struct BuiltSession {
 fn build_with(
     env: &Environment,
     path: &Path,
-    intra_threads: usize,
+    intra_threads: Option<usize>,
     eps: Vec<ExecutionProviderDispatch>,
     cpu_arena: bool,
 ) -> ort::Result<Session> {
     let cpu_only = eps.is_empty();
-    let mut builder = Session::builder(env)?
-        .with_optimization_level(GraphOptimizationLevel::All)?
-        .with_intra_threads(intra_threads)?
-        .with_intra_op_spinning(false)?;
+    let mut builder = Session::builder(env)?.with_optimization_level(GraphOptimizationLevel::All)?;
+    if let Some(n) = intra_threads {
+        builder = builder.with_independent_thread_pool()?.with_intra_threads(n)?.with_intra_op_spinning(false)?;
+    }
     if cpu_only && !cpu_arena {
         // The CPU arena grows to the largest batch and image size ever seen and never shrinks,
         // and memory patterns are cached per input shape (`--cpu-arena`).
@@ -43,10 +43,16 @@ fn build_with(
     builder.commit_from_file(path)
 }
 
-/// Builds a session for `path`. A GPU provider is registered with `error_on_failure`, so a
+/// Builds a session for `path`, with `intra_threads` of its own, or (`None`) on the
+/// environment's pool of the lone runs. A GPU provider is registered with `error_on_failure`, so a
 /// failure is seen here rather than silently becoming CPU; it then falls back to CPU with a
 /// warning, or fails when `ep_strict` is set.
-pub fn build(env: &Environment, path: &Path, cfg: &EngineConfig, intra_threads: usize) -> Result<BuiltSession, String> {
+pub fn build(
+    env: &Environment,
+    path: &Path,
+    cfg: &EngineConfig,
+    intra_threads: Option<usize>,
+) -> Result<BuiltSession, String> {
     let search = match cfg.cuda_conv_search {
         ConvSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
         ConvSearch::Exhaustive => ep::cuda::ConvAlgorithmSearch::Exhaustive,

@@ -3,6 +3,8 @@
 //! the same shape), runs one batched inference and answers every request on its oneshot.
 //! A full queue fails at once (`overloaded`); an entry past its deadline is answered `timeout`
 //! instead of being served late; an entry whose client went away is skipped.
+//! A worker may also own a session on the pool of every CPU: a batch that starts while no
+//! other model runs anywhere in the process takes that one (`--thread-pool adaptive`).
 
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
@@ -74,6 +76,8 @@ fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
 #[derive(Default)]
 pub struct WorkerStats {
     pub max_batch_seen: AtomicUsize,
+    /// Batches run on the lone-run session (every CPU).
+    pub lone_runs: AtomicUsize,
 }
 
 struct Shared {
@@ -81,6 +85,34 @@ struct Shared {
     tx: Sender<Job>,
     cfg: WorkerConfig,
     stats: WorkerStats,
+    running: Running,
+}
+
+/// The sessions of one worker: its own (with the budget's intra-op threads) and, when the
+/// thread pool is adaptive, one on the environment's pool of every CPU for lone runs.
+pub struct Sessions {
+    pub own: Session,
+    pub lone: Option<Session>,
+}
+
+/// Model runs in progress over every model of one engine: a batch that starts while there is
+/// none runs on the lone-run session. Shared by the engine's [`ModelHandle`]s.
+pub type Running = Arc<AtomicUsize>;
+
+/// Counts one run in [`Running`] while it lives.
+struct RunGuard<'a>(&'a AtomicUsize);
+
+impl RunGuard<'_> {
+    /// Starts a run; true when no other run was in progress.
+    fn start(running: &AtomicUsize) -> (RunGuard<'_>, bool) {
+        (RunGuard(running), running.fetch_add(1, Ordering::AcqRel) == 0)
+    }
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A cheap, cloneable handle to a model's workers.
@@ -90,10 +122,15 @@ pub struct ModelHandle {
 }
 
 impl ModelHandle {
-    /// Starts one worker thread per session.
-    pub fn spawn(name: &'static str, sessions: Vec<Session>, cfg: WorkerConfig) -> std::io::Result<ModelHandle> {
+    /// Starts one worker thread per [`Sessions`]; `running` counts the runs of the engine's models.
+    pub fn spawn(
+        name: &'static str,
+        sessions: Vec<Sessions>,
+        cfg: WorkerConfig,
+        running: Running,
+    ) -> std::io::Result<ModelHandle> {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(cfg.queue_size.max(1));
-        let shared = Arc::new(Shared { name, tx, cfg, stats: WorkerStats::default() });
+        let shared = Arc::new(Shared { name, tx, cfg, stats: WorkerStats::default(), running });
         for (i, session) in sessions.into_iter().enumerate() {
             let (rx, shared) = (rx.clone(), shared.clone());
             std::thread::Builder::new()
@@ -113,6 +150,11 @@ impl ModelHandle {
 
     pub fn max_batch_seen(&self) -> usize {
         self.shared.stats.max_batch_seen.load(Ordering::Relaxed)
+    }
+
+    /// Batches this model ran on its lone-run session (on every CPU, nothing else running).
+    pub fn lone_runs(&self) -> usize {
+        self.shared.stats.lone_runs.load(Ordering::Relaxed)
     }
 
     pub fn queue_depth(&self) -> usize {
@@ -165,7 +207,7 @@ impl ModelHandle {
     }
 }
 
-fn worker_loop(shared: &Shared, mut session: Session, rx: &Receiver<Job>) {
+fn worker_loop(shared: &Shared, mut sessions: Sessions, rx: &Receiver<Job>) {
     let m = metrics::get();
     let mut carried: Option<Job> = None;
     loop {
@@ -208,7 +250,14 @@ fn worker_loop(shared: &Shared, mut session: Session, rx: &Receiver<Job>) {
         if batch.is_empty() {
             continue;
         }
-        run_batch(shared, &mut session, batch);
+        let (_running, alone) = RunGuard::start(&shared.running);
+        match sessions.lone.as_mut() {
+            Some(lone) if alone => {
+                shared.stats.lone_runs.fetch_add(1, Ordering::Relaxed);
+                run_batch(shared, lone, batch);
+            }
+            _ => run_batch(shared, &mut sessions.own, batch),
+        }
     }
     tracing::debug!(model = shared.name, "model worker stopped");
 }

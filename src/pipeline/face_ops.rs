@@ -71,8 +71,18 @@ pub async fn verify_op(
     )
     .await;
     let (s, t) = (s?, t?);
-    let (es, et) = futures_util::future::join(faces.embed(source, &s), faces.embed(target, &t)).await;
-    let similarity = cosine(&es?, &et?);
+    // Both faces (and their mirrors) in one inference.
+    let (a, b) = futures_util::future::join(
+        faces.aligned(source, std::slice::from_ref(&s)),
+        faces.aligned(target, std::slice::from_ref(&t)),
+    )
+    .await;
+    let aligned: Vec<_> = a?.into_iter().chain(b?).collect();
+    let embeddings = faces.embed_aligned(aligned).await?;
+    let [es, et] = embeddings.as_slice() else {
+        return Err(ApiError::Internal("the embedding model returned the wrong number of faces".into()));
+    };
+    let similarity = cosine(es, et);
     Ok(VerifyResponse {
         is_match: similarity >= op.threshold,
         similarity,
