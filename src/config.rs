@@ -104,8 +104,8 @@ pub enum FixedShapes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ThreadPool {
-    /// Each session its own intra-op threads (`--intra-op-threads`), and on the CPU each model
-    /// also a session on one pool of every CPU, used for a run that starts while no other
+    /// Each session its own intra-op threads (`--intra-op-threads`), and on the CPU each face
+    /// model also a session on one pool of every CPU, used for a run that starts while no other
     /// model runs: a request alone on the server computes on all CPUs, and under load each
     /// run keeps to its own threads.
     Adaptive,
@@ -152,8 +152,8 @@ pub struct EngineConfig {
     /// Intra-op threads per ONNX Runtime session (default: from the thread budget).
     #[arg(long, env = "VERITY_INTRA_OP_THREADS")]
     pub intra_op_threads: Option<usize>,
-    /// `adaptive`: a model run that starts while no other runs uses every CPU (a second
-    /// session per model on a pool of all CPUs); `per-session`: always the session's own threads.
+    /// `adaptive`: a face-model run that starts while no other runs uses every CPU (a second
+    /// session per face model on a pool of all CPUs); `per-session`: always the session's own threads.
     #[arg(long, env = "VERITY_THREAD_POOL", value_enum, default_value_t = ThreadPool::Adaptive)]
     pub thread_pool: ThreadPool,
     /// Preprocessing (decode, resize, align) threads (default: from the thread budget).

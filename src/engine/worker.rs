@@ -4,7 +4,7 @@
 //! A full queue fails at once (`overloaded`); an entry past its deadline is answered `timeout`
 //! instead of being served late; an entry whose client went away is skipped.
 //! A worker may also own a session on the pool of every CPU: a batch that starts while no
-//! other model runs anywhere in the process takes that one (`--thread-pool adaptive`).
+//! other model of the engine runs takes that one (`--thread-pool adaptive`).
 
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
@@ -88,8 +88,8 @@ struct Shared {
     running: Running,
 }
 
-/// The sessions of one worker: its own (with the budget's intra-op threads) and, when the
-/// thread pool is adaptive, one on the environment's pool of every CPU for lone runs.
+/// The sessions of one worker: its own (with the budget's intra-op threads) and, for a face
+/// model when the thread pool is adaptive, one on the environment's pool of every CPU for lone runs.
 pub struct Sessions {
     pub own: Session,
     pub lone: Option<Session>,
