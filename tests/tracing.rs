@@ -178,7 +178,7 @@ fn request_and_stage_spans_join_the_callers_trace_and_are_flushed_on_stop() {
     let mine = loop {
         let all = spans(&received.lock().unwrap());
         let mine: Vec<_> = all.into_iter().filter(|(_, t, _)| t == TRACE_ID).collect();
-        if mine.iter().any(|(n, _, _)| n.starts_with("POST")) || started.elapsed() > Duration::from_secs(5) {
+        if mine.iter().any(|(n, _, _)| n.starts_with("POST")) || started.elapsed() > Duration::from_secs(20) {
             break mine;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -198,7 +198,6 @@ impl FacePipeline {
     }
 
     /// L2-normalised embedding of one face.
-    #[tracing::instrument(name = "embed", skip_all)]
     pub async fn embed(&self, img: Arc<RgbImage>, face: &Face) -> Result<Vec<f32>, ApiError> {
         let mut out = self.embed_faces(img, std::slice::from_ref(face)).await?;
         out.pop().ok_or_else(|| ApiError::Internal("the embedding model returned nothing".into()))
@@ -233,6 +232,7 @@ impl FacePipeline {
     }
 
     /// As [`Self::embed_aligned`]; `flip` false embeds the faces alone (the harness compares).
+    #[tracing::instrument(name = "embed", skip_all, fields(faces = faces.len()))]
     pub async fn embed_aligned_with(&self, faces: Vec<RgbImage>, flip: bool) -> Result<Vec<Vec<f32>>, ApiError> {
         if faces.is_empty() {
             return Ok(Vec::new());
