@@ -504,7 +504,11 @@ fn date(yymmdd: &str, birth: bool, this_year: i32) -> String {
 /// Parses a zone found by [`find`]; `this_year` decides the century of birth dates.
 pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
     let lens: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
-    let format = match (lens.as_slice(), lines.first().map(|l| l.starts_with('V'))) {
+    // A document code whose first letter was lost (read as a filler) on a two-line zone whose
+    // data line ends in a filler: TD2 and TD3 end with the composite check digit, always a
+    // digit, so this is a visa (MRV-A or MRV-B), whose code starts with `V`.
+    let lost_v = lines.len() == 2 && lines[0].starts_with('<') && lines[1].ends_with('<');
+    let format = match (lens.as_slice(), lines.first().map(|l| l.starts_with('V') || lost_v)) {
         ([30, 30, 30], _) => Format::Td1,
         ([44, 44], Some(true)) => Format::MrvA,
         ([44, 44], _) => Format::Td3,
@@ -513,6 +517,10 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
         _ => return None,
     };
     let mut z = Zone { lines: lines.iter().map(|l| l.chars().collect()).collect(), repairs: Vec::new() };
+    if lost_v && matches!(format, Format::MrvA | Format::MrvB) {
+        z.lines[0][0] = 'V';
+        z.repairs.push((0, 0, '<', 'V'));
+    }
     let mut checks = Vec::new();
     // The first character of the document code is a letter (A, C, I, P or V); the second
     // is a letter or a filler on passports and visas, and may be a digit on some national
@@ -731,6 +739,23 @@ mod tests {
         let b = parse(&lines(&MRVB), 2026).unwrap();
         assert_eq!(b.format, Format::MrvB);
         assert!(b.valid, "{:?}", b.checks);
+    }
+
+    #[test]
+    fn a_lost_first_letter_is_a_visas_v_only_when_the_data_line_ends_in_a_filler() {
+        let lost = |z: &[&str]| {
+            let mut l = lines(z);
+            l[0].replace_range(0..1, "<");
+            parse(&l, 2026).unwrap()
+        };
+        // MRV-B's data line ends in fillers (no composite check digit): the `V` is put back.
+        let b = lost(&MRVB);
+        assert_eq!((b.format, b.document_code.as_str()), (Format::MrvB, "V"));
+        assert!(b.repairs.contains(&(0, 0, '<', 'V')), "{:?}", b.repairs);
+        // TD2 ends with its composite check digit: the letter stays unknown, nothing invented.
+        let td2 = lost(&TD2);
+        assert_eq!(td2.format, Format::Td2);
+        assert!(!td2.repairs.iter().any(|r| r.0 == 0 && r.1 == 0), "{:?}", td2.repairs);
     }
 
     #[test]
