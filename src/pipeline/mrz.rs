@@ -455,11 +455,6 @@ impl Zone {
     /// The check digit at `cd` against `value`. ICAO 9303 (part 4, 4.2.2.2; part 3 for the
     /// filler) lets a field that is all fillers carry a filler as its check digit, e.g. the
     /// empty personal number of a TD3: `<` over `<<<<…` is valid, as is the computed `0`.
-    /// Whether each span passes its check digit at the column given, on the span's line.
-    fn passes(&self, fields: &[(Span, usize)]) -> bool {
-        fields.iter().all(|&((l, a, b), cd)| self.check("", &self.get(l, a, b), l, cd).valid)
-    }
-
     fn check(&self, field: &'static str, value: &str, line: usize, cd: usize) -> CheckResult {
         let found = self.lines[line][cd].to_string();
         let all_fillers = !value.is_empty() && value.chars().all(|c| c == '<');
@@ -551,17 +546,17 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             z.letters(2, 0, 30);
             z.name_fillers(2, 0, 30);
             z.document_number(0, 5, 14, 14);
+            checks.push(z.check("document_number", &z.get(0, 5, 14), 0, 14));
+            checks.push(z.check("birth_date", &z.get(1, 0, 6), 1, 6));
+            checks.push(z.check("expiry_date", &z.get(1, 8, 14), 1, 14));
             // The optional data fields are alphanumeric with no check digit of their own:
             // only the composite can tell a misread O/0 there, and only when the fields it
             // also covers pass their own checks (else it fails for them, and a swap that makes
             // it pass proves nothing: a specimen with every check digit wrong).
-            if z.passes(&[((0, 5, 14), 14), ((1, 0, 6), 6), ((1, 8, 14), 14)]) {
+            if checks.iter().all(|c| c.valid) {
                 z.repair(&[(0, 5, 30), (1, 0, 7), (1, 8, 15), (1, 18, 29)], &[(0, 15, 30), (1, 18, 29)], (1, 29));
             }
             let (surname, given_names) = names(&z.get(2, 0, 30));
-            checks.push(z.check("document_number", &z.get(0, 5, 14), 0, 14));
-            checks.push(z.check("birth_date", &z.get(1, 0, 6), 1, 6));
-            checks.push(z.check("expiry_date", &z.get(1, 8, 14), 1, 14));
             let composite = format!("{}{}{}{}", z.get(0, 5, 30), z.get(1, 0, 7), z.get(1, 8, 15), z.get(1, 18, 29));
             checks.push(z.check("composite", &composite, 1, 29));
             build(&z, format, &Layout::TD1, surname, given_names, this_year)
@@ -586,13 +581,14 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             if format == Format::Td3 {
                 z.document_number(1, 28, 42, 42);
             }
-            if format == Format::Td2 && z.passes(&[((1, 0, 9), 9), ((1, 13, 19), 19), ((1, 21, 27), 27)]) {
-                z.repair(&[(1, 0, 10), (1, 13, 20), (1, 21, 35)], &[(1, 28, 35)], (1, 35));
-            }
-            let (surname, given_names) = names(&z.get(0, 5, len));
             checks.push(z.check("document_number", &z.get(1, 0, 9), 1, 9));
             checks.push(z.check("birth_date", &z.get(1, 13, 19), 1, 19));
             checks.push(z.check("expiry_date", &z.get(1, 21, 27), 1, 27));
+            // TD2's optional data, as TD1's: through the composite when the fields pass.
+            if format == Format::Td2 && checks.iter().all(|c| c.valid) {
+                z.repair(&[(1, 0, 10), (1, 13, 20), (1, 21, 35)], &[(1, 28, 35)], (1, 35));
+            }
+            let (surname, given_names) = names(&z.get(0, 5, len));
             if format == Format::Td3 {
                 z.digits(1, 42, 43);
                 checks.push(z.check("optional_data", &z.get(1, 28, 42), 1, 42));

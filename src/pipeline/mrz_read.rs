@@ -202,7 +202,7 @@ fn zones(rows: &[Row]) -> Vec<Vec<Row>> {
             // A row may be shorter than the others where the detector lost the end of its
             // fillers (the crops span the longest row).
             if parallel && close && aligned && lo > 0.35 * hi && w.iter().any(|r| r.text.contains('<')) {
-                out.push(w.to_vec());
+                out.push(w);
             }
         }
     }
