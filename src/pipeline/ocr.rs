@@ -114,12 +114,23 @@ pub fn det_input_at(img: &RgbImage, side: u32, upscale: bool) -> (Tensor, f32, f
 
 /// The line inside `b`, sampled onto a REC_HEIGHT-high strip (bilinear, affine).
 pub fn crop_line(img: &RgbImage, b: &TextBox) -> RgbImage {
-    let [tl, tr, _, bl] = b.corners;
     let (w, h) = (b.width().max(1.0), b.height().max(1.0));
-    let out_w = ((REC_HEIGHT as f32 * w / h).ceil() as u32).clamp(8, REC_MAX_WIDTH);
+    crop_line_at(img, b, w / h)
+}
+
+/// [`crop_line`] stretched to `aspect` (width over height) whatever the box's own.
+pub fn crop_line_at(img: &RgbImage, b: &TextBox, aspect: f32) -> RgbImage {
+    let out_w = ((REC_HEIGHT as f32 * aspect).ceil() as u32).clamp(8, REC_MAX_WIDTH);
+    crop_quad(img, b, out_w, REC_HEIGHT)
+}
+
+/// The parallelogram of `b` (its corners top-left, top-right and bottom-left) sampled into an
+/// `out_w` x `out_h` image.
+pub fn crop_quad(img: &RgbImage, b: &TextBox, out_w: u32, out_h: u32) -> RgbImage {
+    let [tl, tr, _, bl] = b.corners;
     let (u, v) = (Point { x: tr.x - tl.x, y: tr.y - tl.y }, Point { x: bl.x - tl.x, y: bl.y - tl.y });
-    RgbImage::from_fn(out_w, REC_HEIGHT, |x, y| {
-        let (a, c) = ((x as f32 + 0.5) / out_w as f32, (y as f32 + 0.5) / REC_HEIGHT as f32);
+    RgbImage::from_fn(out_w, out_h, |x, y| {
+        let (a, c) = ((x as f32 + 0.5) / out_w as f32, (y as f32 + 0.5) / out_h as f32);
         bilinear(img, tl.x + a * u.x + c * v.x - 0.5, tl.y + a * u.y + c * v.y - 0.5, Border::Clamp)
     })
 }

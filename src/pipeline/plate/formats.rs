@@ -167,8 +167,18 @@ fn fit(text: &[char], pattern: &str) -> Option<Vec<Fix>> {
 }
 
 /// `text` (upper-case letters and digits) fitted to the format of `region` (every region for
-/// `Auto`, `hint`'s alone when there is one) that needs the fewest fixes.
+/// `Auto`, `hint`'s first when there is one) that needs the fewest fixes. The hint is a
+/// preference, not a filter: a reading that fits none of its region's formats is fitted to
+/// every region's (an ideograph read from a flag on a Ukrainian plate's band).
 pub fn best(text: &str, region: Region, hint: Option<Region>) -> Fitted {
+    let hinted = best_in(text, region, hint);
+    match (region, hint, &hinted.format) {
+        (Region::Auto, Some(_), None) => best_in(text, region, None),
+        _ => hinted,
+    }
+}
+
+fn best_in(text: &str, region: Region, hint: Option<Region>) -> Fitted {
     let chars: Vec<char> = text.chars().collect();
     let mut best: Option<Fitted> = None;
     // A reading that points to a region by itself (a Chinese province character) is scored by
@@ -269,8 +279,11 @@ mod tests {
         assert_eq!(fx.text, "AT1Y68");
         let fx = best("GROL16", Region::Auto, Some(Region::Cn));
         assert_eq!((fx.text.as_str(), fx.format.map(|f| f.0)), ("GR0L16", Some(Region::Cn)));
-        // A province character rules out the other regions' formats.
-        assert_eq!(best("A821M83", Region::Auto, Some(Region::Cn)).format, None);
+        // A province character puts China's formats first; a reading that fits none of them
+        // is fitted to every region's (a Ukrainian plate whose flag was read as an ideograph).
+        let fx = best("A11382HB", Region::Auto, Some(Region::Cn));
+        assert_eq!((fx.text.as_str(), fx.format.map(|f| f.1)), ("AI1382HB", Some("ua")));
+        assert_eq!(best("A821M83", Region::Auto, Some(Region::Cn)).format, None, "two fixes are too many under auto");
         assert!(best("A821M83", Region::Br, None).format.is_some(), "Mercosur with two fixes");
         assert!(best("A821M83", Region::Auto, None).format.is_none(), "two fixes are too many under auto");
     }

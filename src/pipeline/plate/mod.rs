@@ -6,6 +6,7 @@
 
 pub mod candidates;
 pub mod formats;
+mod rectify;
 
 use std::sync::Arc;
 
@@ -16,10 +17,10 @@ use self::{
     candidates::Candidate,
     formats::{Dropped, Fix, Region},
 };
-use super::ocr::{crop_line, Ocr, TextLine};
+use super::ocr::{crop_line, crop_line_at, Ocr, TextLine};
 use crate::{
     error::ApiError,
-    vision::{geometry::Point, geometry::Rect, pool},
+    vision::{db::TextBox, geometry::Point, geometry::Rect, pool},
 };
 
 pub use formats::normalise;
@@ -157,10 +158,10 @@ impl PlateReader {
         let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
         let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
         let mut next = readings.into_iter();
-        let mut plates = Vec::new();
-        for (c, band) in cands.into_iter().zip(bands) {
+        let mut plates: Vec<Option<Plate>> = Vec::new();
+        for (c, band) in cands.iter().zip(&bands) {
             let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
-            let plate = scored(&c, &read, region, c.height / tallest, band);
+            let plate = scored(c, &read, region, c.height / tallest, *band);
             tracing::debug!(
                 rows = c.rows.len(),
                 bbox = ?c.bbox,
@@ -169,11 +170,69 @@ impl PlateReader {
                 score = plate.as_ref().map(|p| p.confidence),
                 "plate candidate"
             );
-            plates.extend(plate);
+            plates.push(plate);
         }
-        Ok(plates)
+        self.reread_slanted(img, &cands, &bands, &mut plates, region, tallest).await?;
+        Ok(plates.into_iter().flatten().collect())
+    }
+
+    /// One-row candidates read weakly (no format, or an unsure recogniser) are read again from
+    /// a box that follows their text's angle and lean ([`rectify`]): a plate seen from the
+    /// side. The better of the two readings stays.
+    async fn reread_slanted(
+        &self,
+        img: &Arc<RgbImage>,
+        cands: &[Candidate],
+        bands: &[bool],
+        plates: &mut [Option<Plate>],
+        region: Region,
+        tallest: f32,
+    ) -> Result<(), ApiError> {
+        let weak: Vec<(usize, TextBox)> = cands
+            .iter()
+            .zip(plates.iter())
+            .enumerate()
+            .filter(|(_, (c, p))| {
+                c.rows.len() == 1 && p.as_ref().is_none_or(|p| p.format.is_none() || p.text_confidence < REREAD_BELOW)
+            })
+            .map(|(i, (c, _))| (i, c.rows[0].clone()))
+            .collect();
+        if weak.is_empty() {
+            return Ok(());
+        }
+        let src = img.clone();
+        let boxes: Vec<(usize, TextBox)> = pool::run(move || {
+            Ok(weak.into_iter().filter_map(|(i, b)| rectify::rectified(&src, &b).map(|r| (i, r))).collect())
+        })
+        .await?;
+        if boxes.is_empty() {
+            return Ok(());
+        }
+        let src = img.clone();
+        let rows = boxes.clone();
+        let crops: Vec<RgbImage> =
+            pool::run(move || Ok(rows.iter().map(|(_, b)| crop_line_at(&src, b, rectify::aspect(b))).collect()))
+                .await?;
+        let model = self.ocr.engine().config().plate_rec.clone();
+        let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
+        for ((i, b), read) in boxes.into_iter().zip(readings) {
+            let c = Candidate { rows: vec![b], ..cands[i].clone() };
+            let again = scored(&c, std::slice::from_ref(&read), region, c.height / tallest, bands[i]);
+            tracing::debug!(bbox = ?c.bbox, read = ?read, score = again.as_ref().map(|p| p.confidence), "plate re-read upright");
+            // Only a registration-shaped reading is trusted from the guessed geometry (a
+            // document's word stretched to a plate's width reads well too).
+            let shaped = again.as_ref().is_some_and(|p| p.format.is_some());
+            if shaped && again.as_ref().map(|p| p.confidence) > plates[i].as_ref().map(|p| p.confidence) {
+                plates[i] = again;
+            }
+        }
+        Ok(())
     }
 }
+
+/// A one-row reading whose recogniser confidence is under this (or that matches no format) is
+/// read again from a box that follows its text.
+pub const REREAD_BELOW: f32 = 0.9;
 
 /// A reading that is part of a longer one at the same place, where the longer one matches a
 /// format with no more fixes, is a fragment of that plate (the lower rows of a three-row
