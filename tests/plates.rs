@@ -48,6 +48,10 @@ async fn plates_are_read_and_absent_plates_are_an_empty_list() {
     );
     let (_, ny) = plates(&app, image("ny_license_plate_wrap.jpg")).await;
     assert!(!texts(&ny).is_empty(), "the NY plate artwork yields a plate text: {ny}");
+    // The state's name printed over the number is the cue that chose its formats.
+    let top = &ny["plates"][0];
+    assert_eq!((top["text"].as_str(), top["cue"].as_str()), (Some("HCM6223"), Some("NEWYORK")), "{ny}");
+    assert!(p["cue"].is_null(), "no place is named on the car's plate: {p}");
     // Faces, identity documents (their numbers are no plates) and a page of text give none.
     for none in ["astronaut.png", "obama.jpg", "td3_passport_specimen.jpg", "skimage_page.png"] {
         let (s, r) = plates(&app, image(none)).await;

@@ -179,8 +179,6 @@ pub fn best(text: &str, region: Region, hint: Option<Region>) -> Fitted {
 }
 
 fn best_in(text: &str, region: Region, hint: Option<Region>) -> Fitted {
-    let chars: Vec<char> = text.chars().collect();
-    let mut best: Option<Fitted> = None;
     // A reading that points to a region by itself (a Chinese province character) is scored by
     // that region's formats alone under `Auto`.
     let region = match (region, hint) {
@@ -188,7 +186,19 @@ fn best_in(text: &str, region: Region, hint: Option<Region>) -> Fitted {
         _ => region,
     };
     let max_fixes = if region == Region::Auto { MAX_AUTO_FIXES } else { MAX_FIXES };
-    for fmt in FORMATS.iter().filter(|fm| region == Region::Auto || fm.region == region) {
+    fit_among(text, |fm| region == Region::Auto || fm.region == region, max_fixes)
+}
+
+/// `text` fitted to the named formats alone (those of a place the plate names: a state, a
+/// country's band), with up to [`MAX_FIXES`]; unmatched when none fits.
+pub fn best_of(text: &str, names: &[&str]) -> Fitted {
+    fit_among(text, |fm| names.contains(&fm.name), MAX_FIXES)
+}
+
+fn fit_among(text: &str, allowed: impl Fn(&Format) -> bool, max_fixes: usize) -> Fitted {
+    let chars: Vec<char> = text.chars().collect();
+    let mut best: Option<Fitted> = None;
+    for fmt in FORMATS.iter().filter(|fm| allowed(fm)) {
         let Some(fixes) = fit(&chars, fmt.pattern) else { continue };
         if fixes.len() > max_fixes || best.as_ref().is_some_and(|b| b.fixes.len() <= fixes.len()) {
             continue;
@@ -207,6 +217,11 @@ fn best_in(text: &str, region: Region, hint: Option<Region>) -> Fitted {
         }
     }
     best.unwrap_or_else(|| Fitted { text: text.to_string(), format: None, fixes: Vec::new(), dropped: None })
+}
+
+/// Whether `name` is one of the formats (for the tables of [`super::cues`]).
+pub fn known(name: &str) -> bool {
+    FORMATS.iter().any(|f| f.name == name)
 }
 
 /// The shortest reading whose first character may be the country band's.

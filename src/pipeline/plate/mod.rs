@@ -5,6 +5,7 @@
 //! size; the best reading of each place is a plate.
 
 pub mod candidates;
+mod cues;
 pub mod formats;
 mod rectify;
 
@@ -51,6 +52,9 @@ pub struct Plate {
     /// The first character of the reading when it is the country band's letter (the plate has
     /// a blue band at its left and its text matches a format without it); `null` otherwise.
     pub dropped: Option<Dropped>,
+    /// The words near the plate that chose the formats it was fitted to first (a state's name
+    /// or slogan, `BRASIL`, the country band's code), when a line there names a place.
+    pub cue: Option<&'static str>,
     /// Which finder found it (`ocr_text`; a plate-detector model would say its name).
     pub detector: &'static str,
 }
@@ -159,9 +163,10 @@ impl PlateReader {
         let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
         let mut next = readings.into_iter();
         let mut plates: Vec<Option<Plate>> = Vec::new();
-        for (c, band) in cands.iter().zip(&bands) {
+        let cues: Vec<Option<cues::Cue>> = cands.iter().map(|c| cues::near(lines, &c.bbox)).collect();
+        for ((c, band), cue) in cands.iter().zip(&bands).zip(&cues) {
             let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
-            let plate = scored(c, &read, region, c.height / tallest, *band);
+            let plate = scored(c, &read, Fit { region, band: *band, cue: *cue }, c.height / tallest);
             tracing::debug!(
                 rows = c.rows.len(),
                 bbox = ?c.bbox,
@@ -172,7 +177,8 @@ impl PlateReader {
             );
             plates.push(plate);
         }
-        self.reread_slanted(img, &cands, &bands, &mut plates, region, tallest).await?;
+        let fits: Vec<Fit> = bands.iter().zip(&cues).map(|(b, c)| Fit { region, band: *b, cue: *c }).collect();
+        self.reread_slanted(img, &cands, &fits, &mut plates, tallest).await?;
         Ok(plates.into_iter().flatten().collect())
     }
 
@@ -183,9 +189,8 @@ impl PlateReader {
         &self,
         img: &Arc<RgbImage>,
         cands: &[Candidate],
-        bands: &[bool],
+        fits: &[Fit],
         plates: &mut [Option<Plate>],
-        region: Region,
         tallest: f32,
     ) -> Result<(), ApiError> {
         let weak: Vec<(usize, TextBox)> = cands
@@ -217,7 +222,7 @@ impl PlateReader {
         let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
         for ((i, b), read) in boxes.into_iter().zip(readings) {
             let c = Candidate { rows: vec![b], ..cands[i].clone() };
-            let again = scored(&c, std::slice::from_ref(&read), region, c.height / tallest, bands[i]);
+            let again = scored(&c, std::slice::from_ref(&read), fits[i], c.height / tallest);
             tracing::debug!(bbox = ?c.bbox, read = ?read, score = again.as_ref().map(|p| p.confidence), "plate re-read upright");
             // Only a registration-shaped reading is trusted from the guessed geometry (a
             // document's word stretched to a plate's width reads well too).
@@ -279,7 +284,34 @@ fn blue_band(crop: &RgbImage) -> bool {
     blue as f32 >= BAND_SHARE * (w * crop.height()) as f32
 }
 
-fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32, band: bool) -> Option<Plate> {
+/// How a candidate's reading is fitted: the region asked for, whether its crop starts with a
+/// country band, and the place a line near it names.
+#[derive(Debug, Clone, Copy)]
+struct Fit {
+    region: Region,
+    band: bool,
+    cue: Option<cues::Cue>,
+}
+
+impl Fit {
+    /// The reading fitted to the cue's formats when one fits, else to the region's.
+    fn apply(&self, read: &str, hint: Option<Region>) -> (formats::Fitted, Option<&'static str>) {
+        if let Some(cue) = self.cue {
+            let fitted = formats::best_of(read, cue.formats);
+            if fitted.format.is_some() {
+                return (fitted, Some(cue.text));
+            }
+        }
+        let fitted = if self.band {
+            formats::best_after_band(read, self.region, hint)
+        } else {
+            formats::best(read, self.region, hint)
+        };
+        (fitted, None)
+    }
+}
+
+fn scored(c: &Candidate, read: &[(String, f32)], fit: Fit, size: f32) -> Option<Plate> {
     let raw_text = read.iter().map(|r| r.0.trim()).collect::<Vec<_>>().join(" ");
     // The mean probability of its characters, as one row's confidence is (each row's own mean
     // weighted by its length), so a plate read in rows scores like the same plate in one; but a
@@ -294,8 +326,7 @@ fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32, band
         read.iter().zip(&lengths).map(|(r, n)| r.1 * n).sum::<f32>() / total
     };
     let read = normalise(&raw_text);
-    let hint = formats::hint(&raw_text);
-    let fitted = if band { formats::best_after_band(&read, region, hint) } else { formats::best(&read, region, hint) };
+    let (fitted, cue) = fit.apply(&read, formats::hint(&raw_text));
     // A dropped band letter weighs as one more fix.
     let changes = fitted.fixes.len() + usize::from(fitted.dropped.is_some());
     let as_read = if fitted.dropped.is_some() { &read[1..] } else { &read[..] };
@@ -312,6 +343,7 @@ fn scored(c: &Candidate, read: &[(String, f32)], region: Region, size: f32, band
         format: fitted.format.map(|f| f.1),
         fixes: fitted.fixes,
         dropped: fitted.dropped,
+        cue,
         detector: "ocr_text",
     })
 }
@@ -338,7 +370,7 @@ mod tests {
         let rows: Vec<_> = raw.iter().map(|_| candidates::rect_box(&bbox)).collect();
         let c = Candidate { rows, bbox, height: h / raw.len() as f32 };
         let read: Vec<(String, f32)> = raw.iter().map(|(t, p)| (t.to_string(), *p)).collect();
-        let p = scored(&c, &read, Region::Auto, 1.0, false).expect("a plate");
+        let p = scored(&c, &read, Fit { region: Region::Auto, band: false, cue: None }, 1.0).expect("a plate");
         assert_eq!(p.text, text);
         p
     }
