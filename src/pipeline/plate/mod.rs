@@ -1,8 +1,10 @@
 //! License plates without a plate model: the OCR text detector finds text, [`candidates`] keeps
 //! the lines (and joined rows) shaped like a plate, the plate recogniser (PP-OCRv4 by default,
 //! limited to letters, digits and Chinese province characters) re-reads each from a slightly
-//! larger crop, and each reading is scored by its [`formats`] match, its characters and its
-//! size; the best reading of each place is a plate.
+//! larger crop (a weak one-row reading again from a box that follows its text: [`rectify`]),
+//! and each reading is scored by its [`formats`] match (the formats of the place a line near
+//! it names first: [`cues`]), its characters and its size; the best reading of each place is a
+//! plate.
 
 pub mod candidates;
 mod cues;
@@ -163,10 +165,11 @@ impl PlateReader {
         let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
         let mut next = readings.into_iter();
         let mut plates: Vec<Option<Plate>> = Vec::new();
-        let cues: Vec<Option<cues::Cue>> = cands.iter().map(|c| cues::near(lines, &c.bbox)).collect();
-        for ((c, band), cue) in cands.iter().zip(&bands).zip(&cues) {
+        let fits: Vec<Fit> =
+            cands.iter().zip(bands).map(|(c, band)| Fit { region, band, cue: cues::near(lines, &c.bbox) }).collect();
+        for (c, fit) in cands.iter().zip(&fits) {
             let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
-            let plate = scored(c, &read, Fit { region, band: *band, cue: *cue }, c.height / tallest);
+            let plate = scored(c, &read, *fit, c.height / tallest);
             tracing::debug!(
                 rows = c.rows.len(),
                 bbox = ?c.bbox,
@@ -177,7 +180,6 @@ impl PlateReader {
             );
             plates.push(plate);
         }
-        let fits: Vec<Fit> = bands.iter().zip(&cues).map(|(b, c)| Fit { region, band: *b, cue: *c }).collect();
         self.reread_slanted(img, &cands, &fits, &mut plates, tallest).await?;
         Ok(plates.into_iter().flatten().collect())
     }
@@ -206,18 +208,20 @@ impl PlateReader {
             return Ok(());
         }
         let src = img.clone();
-        let boxes: Vec<(usize, TextBox)> = pool::run(move || {
-            Ok(weak.into_iter().filter_map(|(i, b)| rectify::rectified(&src, &b).map(|r| (i, r))).collect())
+        let (boxes, crops): (Vec<(usize, TextBox)>, Vec<RgbImage>) = pool::run(move || {
+            Ok(weak
+                .into_iter()
+                .filter_map(|(i, b)| rectify::rectified(&src, &b).map(|r| (i, r)))
+                .map(|(i, r)| {
+                    let crop = crop_line_at(&src, &r, rectify::aspect(&r));
+                    ((i, r), crop)
+                })
+                .unzip())
         })
         .await?;
         if boxes.is_empty() {
             return Ok(());
         }
-        let src = img.clone();
-        let rows = boxes.clone();
-        let crops: Vec<RgbImage> =
-            pool::run(move || Ok(rows.iter().map(|(_, b)| crop_line_at(&src, b, rectify::aspect(b))).collect()))
-                .await?;
         let model = self.ocr.engine().config().plate_rec.clone();
         let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
         for ((i, b), read) in boxes.into_iter().zip(readings) {

@@ -1,7 +1,8 @@
 //! A plate seen from the side: the text detector's box is the smallest rectangle around a
-//! sheared plate, so the characters run at an angle inside it and lean. Its ink tells both
-//! apart: the angle at which the ink's rows are sharpest is the text's, the shear at which its
-//! columns are sharpest is the strokes'. The box that follows them is a parallelogram that
+//! sheared plate, so the characters run at an angle inside it and lean. The crop's edges tell
+//! both: the strongest edge direction near the box's own is the text's (the plate's top and
+//! bottom, the characters' tops and bases), the strongest near upright the strokes'. The text's
+//! rows are found in its ink. The box that follows them is a parallelogram that
 //! [`crate::pipeline::ocr::crop_line_at`] maps to an upright, unslanted crop.
 
 use image::{GrayImage, Luma, RgbImage};
@@ -11,7 +12,7 @@ use crate::{
     vision::{db::TextBox, geometry::Point},
 };
 
-/// Height of the crop the ink is measured in.
+/// Height (and widest width) of the crop the edges and ink are measured in.
 const SAMPLE_HEIGHT: u32 = 64;
 const MAX_SAMPLE_WIDTH: u32 = 640;
 
@@ -52,8 +53,7 @@ fn len(p: Point) -> f32 {
     (p.x * p.x + p.y * p.y).sqrt()
 }
 
-/// The ink of a crop: the pixels on the minority side of Otsu's threshold (dark characters on
-/// a light plate, or light ones on a dark plate), as coordinates relative to the crop's centre.
+/// Luma (BT.601 weights).
 fn grey(crop: &RgbImage) -> GrayImage {
     GrayImage::from_fn(crop.width(), crop.height(), |x, y| {
         let p = crop.get_pixel(x, y).0.map(u32::from);
@@ -61,6 +61,8 @@ fn grey(crop: &RgbImage) -> GrayImage {
     })
 }
 
+/// The ink of a crop: the pixels on the minority side of Otsu's threshold (dark characters on
+/// a light plate, or light ones on a dark plate), as coordinates relative to the crop's centre.
 fn ink(grey: &GrayImage) -> Vec<(f32, f32)> {
     // Threshold and which side is ink are taken from the middle of the crop, where the
     // characters are (a dark holder or car body around a light plate must not set them).
