@@ -246,7 +246,7 @@ fn otsu(hist: &[usize; 256]) -> u8 {
     t
 }
 
-fn grey(p: &image::Rgb<u8>) -> u8 {
+pub(crate) fn grey(p: &image::Rgb<u8>) -> u8 {
     ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
 }
 

@@ -8,7 +8,7 @@
 use image::{GrayImage, Luma, RgbImage};
 
 use crate::{
-    pipeline::ocr::crop_quad,
+    pipeline::{mrz_read, ocr::crop_quad},
     vision::{db::TextBox, geometry::Point},
 };
 
@@ -53,12 +53,9 @@ fn len(p: Point) -> f32 {
     (p.x * p.x + p.y * p.y).sqrt()
 }
 
-/// Luma (BT.601 weights).
+/// Luma (BT.601 weights, as the MRZ reader's).
 fn grey(crop: &RgbImage) -> GrayImage {
-    GrayImage::from_fn(crop.width(), crop.height(), |x, y| {
-        let p = crop.get_pixel(x, y).0.map(u32::from);
-        Luma([((p[0] * 299 + p[1] * 587 + p[2] * 114) / 1000) as u8])
-    })
+    GrayImage::from_fn(crop.width(), crop.height(), |x, y| Luma([mrz_read::grey(crop.get_pixel(x, y))]))
 }
 
 /// The ink of a crop: the pixels on the minority side of Otsu's threshold (dark characters on
