@@ -286,6 +286,51 @@ impl Ocr {
         Ok(out)
     }
 
+    /// For each of `crops` (one width: a batch), the log-likelihood by the recogniser `name`
+    /// of each of `options` ([`ctc::log_likelihood`]): a closed set of readings (a country
+    /// band's codes) ranked by the whole output. An option with a character the recogniser
+    /// lacks scores minus infinity.
+    pub async fn likelihoods(
+        &self,
+        name: &str,
+        crops: Vec<RgbImage>,
+        options: &[&str],
+    ) -> Result<Vec<Vec<f32>>, ApiError> {
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.engine.get(name)?;
+        let charset = self.engine.character_list(name).ok_or_else(|| ApiError::ModelUnavailable {
+            model: name.to_string(),
+            reason: "the recogniser has no `character` metadata".into(),
+        })?;
+        let chars = self.charsets.charset(name, &charset);
+        let labels: Vec<Option<Vec<usize>>> = options
+            .iter()
+            .map(|o| o.chars().map(|c| chars.iter().position(|x| *x == c.to_string()).map(|i| i + 1)).collect())
+            .collect();
+        let n = crops.len();
+        let input = pool::run(move || Ok(rec_input(&crops))).await?;
+        let out = model.run(input).await?;
+        pool::run(move || {
+            let t = out.into_iter().next().ok_or_else(|| ApiError::Internal("recogniser gave no output".into()))?;
+            let (steps, classes) = (t.shape.get(1).copied().unwrap_or(0), t.shape.get(2).copied().unwrap_or(0));
+            if t.data.len() != n * steps * classes || steps == 0 {
+                return Err(ApiError::Internal(format!("recogniser output {:?} for {n} crops", t.shape)));
+            }
+            Ok(t.data
+                .chunks(steps * classes)
+                .map(|row| {
+                    labels
+                        .iter()
+                        .map(|l| l.as_ref().map_or(f32::NEG_INFINITY, |l| ctc::log_likelihood(row, steps, classes, l)))
+                        .collect()
+                })
+                .collect())
+        })
+        .await
+    }
+
     /// Every text line of `img` in reading order.
     #[tracing::instrument(name = "ocr", skip_all)]
     pub async fn read(&self, img: Arc<RgbImage>) -> Result<Vec<TextLine>, ApiError> {

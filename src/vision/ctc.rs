@@ -224,6 +224,51 @@ pub fn charset(metadata: &str) -> Vec<String> {
     chars
 }
 
+/// The natural log of the probability that the `steps` x `classes` probabilities (row-major,
+/// class 0 the blank) read exactly `labels` (class indices, none of them the blank): the sum
+/// over every CTC alignment (the forward algorithm), so a closed set of candidate readings is
+/// ranked by the whole output, not by its best path. Minus infinity when it cannot be read.
+pub fn log_likelihood(probs: &[f32], steps: usize, classes: usize, labels: &[usize]) -> f32 {
+    // The labels with a blank before, between and after them.
+    let ext: Vec<usize> = std::iter::once(0).chain(labels.iter().flat_map(|&l| [l, 0])).collect();
+    let ln = |t: usize, c: usize| probs.get(t * classes + c).map_or(f32::NEG_INFINITY, |&p| p.max(1e-30).ln());
+    let add = |a: f32, b: f32| {
+        let m = a.max(b);
+        if m == f32::NEG_INFINITY {
+            m
+        } else {
+            m + ((a - m).exp() + (b - m).exp()).ln()
+        }
+    };
+    if steps == 0 || classes == 0 {
+        return if labels.is_empty() { 0.0 } else { f32::NEG_INFINITY };
+    }
+    let mut alpha = vec![f32::NEG_INFINITY; ext.len()];
+    alpha[0] = ln(0, 0);
+    if ext.len() > 1 {
+        alpha[1] = ln(0, ext[1]);
+    }
+    for t in 1..steps {
+        let prev = alpha.clone();
+        for s in 0..ext.len() {
+            let mut a = prev[s];
+            if s >= 1 {
+                a = add(a, prev[s - 1]);
+            }
+            if s >= 2 && ext[s] != 0 && ext[s] != ext[s - 2] {
+                a = add(a, prev[s - 2]);
+            }
+            alpha[s] = a + ln(t, ext[s]);
+        }
+    }
+    let last = ext.len() - 1;
+    if last == 0 {
+        alpha[0]
+    } else {
+        add(alpha[last], alpha[last - 1])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +352,21 @@ mod tests {
         ]
         .concat();
         assert_eq!(decode_masked(&probs, 3, 7, &cs, Some(&m)).0, "O<");
+    }
+    #[test]
+    fn the_likelihood_of_a_reading_sums_its_alignments() {
+        // Three steps over blank, A, B: A with 0.9, then blank, then B.
+        let probs = [0.05, 0.9, 0.05, 0.9, 0.05, 0.05, 0.05, 0.05, 0.9];
+        let ab = log_likelihood(&probs, 3, 3, &[1, 2]);
+        let a = log_likelihood(&probs, 3, 3, &[1]);
+        let aa = log_likelihood(&probs, 3, 3, &[1, 1]);
+        assert!(ab > a && ab > aa, "{ab} {a} {aa}");
+        assert!(ab < 0.0 && ab > 0.9f32.powi(3).ln() - 0.1, "{ab}");
+        // Two of the same letter need a blank between them: three steps allow it, two do not.
+        assert!(log_likelihood(&probs[..6], 2, 3, &[1, 1]) == f32::NEG_INFINITY);
+        // Every reading's probabilities over one step sum to one.
+        let one = [0.2, 0.5, 0.3];
+        let total: f32 = [&[][..], &[1], &[2]].iter().map(|l| log_likelihood(&one, 1, 3, l).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5, "{total}");
     }
 }

@@ -158,8 +158,13 @@ pub fn near(lines: &[TextLine], plate: &Rect) -> Option<Cue> {
     })
 }
 
+/// The country band codes whose layouts the formats know.
+pub fn band_codes() -> Vec<&'static str> {
+    BANDS.iter().map(|(c, _)| *c).collect()
+}
+
 /// The cue of a country band's code (`E`, `NL`, `UA`, ...), if the formats know its layouts.
-fn band(code: &str) -> Option<Cue> {
+pub fn band(code: &str) -> Option<Cue> {
     BANDS.iter().find(|(c, _)| *c == code).map(|(text, formats)| Cue { text, formats })
 }
 

@@ -6,6 +6,7 @@
 //! it names first: [`cues`]), its characters and its size; the best reading of each place is a
 //! plate.
 
+mod band;
 pub mod candidates;
 mod cues;
 pub mod formats;
@@ -151,22 +152,33 @@ impl PlateReader {
             tracing::debug!(text = %l.text, bbox = ?l.bbox, "text line");
         }
         let cands = candidates::find(lines);
-        let (src, rows) = (img.clone(), cands.clone());
-        let (crops, bands): (Vec<RgbImage>, Vec<bool>) = pool::run(move || {
+        let near: Vec<Option<cues::Cue>> = cands.iter().map(|c| cues::near(lines, &c.bbox)).collect();
+        let (src, rows, cued) = (img.clone(), cands.clone(), near.clone());
+        let (crops, bands, strips) = pool::run(move || {
             let per_candidate: Vec<Vec<RgbImage>> =
                 rows.iter().map(|c| c.rows.iter().map(|r| crop_line(&src, r)).collect()).collect();
             // Only a one-row candidate can start with a country band.
-            let bands = per_candidate.iter().map(|c| matches!(c.as_slice(), [one] if blue_band(one))).collect();
-            Ok((per_candidate.into_iter().flatten().collect(), bands))
+            let bands: Vec<bool> =
+                per_candidate.iter().map(|c| matches!(c.as_slice(), [one] if band::starts_blue(one))).collect();
+            // The band's code of a one-row candidate no line near it names the place of.
+            let strips: Vec<(usize, RgbImage)> = rows
+                .iter()
+                .zip(&cued)
+                .enumerate()
+                .filter(|(_, (c, cue))| c.rows.len() == 1 && cue.is_none())
+                .filter_map(|(i, (c, _))| band::find(&src, &c.bbox).map(|b| (i, b)))
+                .map(|(i, b)| (i, band::code_strip(&src, &b, BAND_STRIP.0, BAND_STRIP.1)))
+                .collect();
+            Ok((per_candidate.into_iter().flatten().collect::<Vec<_>>(), bands, strips))
         })
         .await?;
         let model = self.ocr.engine().config().plate_rec.clone();
+        let near = self.band_codes(&model, near, strips).await?;
         let readings = self.ocr.recognise_with(&model, crops, Some(plate_alphabet)).await?;
         let tallest = cands.iter().map(|c| c.height).fold(1.0f32, f32::max);
         let mut next = readings.into_iter();
         let mut plates: Vec<Option<Plate>> = Vec::new();
-        let fits: Vec<Fit> =
-            cands.iter().zip(bands).map(|(c, band)| Fit { region, band, cue: cues::near(lines, &c.bbox) }).collect();
+        let fits: Vec<Fit> = near.into_iter().zip(bands).map(|(cue, band)| Fit { region, band, cue }).collect();
         for (c, fit) in cands.iter().zip(&fits) {
             let read: Vec<(String, f32)> = next.by_ref().take(c.rows.len()).collect();
             let plate = scored(c, &read, *fit, c.height / tallest);
@@ -182,6 +194,25 @@ impl PlateReader {
         }
         self.reread_slanted(img, &cands, &fits, &mut plates, tallest).await?;
         Ok(plates.into_iter().flatten().collect())
+    }
+
+    /// The cues with those of the country bands' codes read from `strips` (candidate index,
+    /// the band's code strip) added.
+    async fn band_codes(
+        &self,
+        model: &str,
+        mut near: Vec<Option<cues::Cue>>,
+        strips: Vec<(usize, RgbImage)>,
+    ) -> Result<Vec<Option<cues::Cue>>, ApiError> {
+        let (at, strips): (Vec<usize>, Vec<RgbImage>) = strips.into_iter().unzip();
+        let codes = cues::band_codes();
+        let scores = self.ocr.likelihoods(model, strips, &codes).await?;
+        for (i, s) in at.into_iter().zip(scores) {
+            let code = band::pick(&codes, &s);
+            tracing::debug!(candidate = i, ?code, likelihoods = ?s, "band code");
+            near[i] = code.and_then(cues::band);
+        }
+        Ok(near)
     }
 
     /// One-row candidates read weakly (no format, or an unsure recogniser) are read again from
@@ -271,22 +302,8 @@ fn demote_fragments(plates: &mut [Plate]) {
     }
 }
 
-/// The share of a crop's left end (its first half height) that must be blue for a band.
-pub const BAND_SHARE: f32 = 0.3;
-
-/// Whether a crop starts with a blue country band (the EU band, the top of Ukraine's
-/// flag): [`BAND_SHARE`] of the pixels of its left half-height clearly blue.
-fn blue_band(crop: &RgbImage) -> bool {
-    let w = (crop.height() / 2).min(crop.width());
-    let blue = (0..w)
-        .flat_map(|x| (0..crop.height()).map(move |y| (x, y)))
-        .filter(|&(x, y)| {
-            let [r, g, b] = crop.get_pixel(x, y).0.map(i32::from);
-            b > r + 40 && b > g + 15
-        })
-        .count();
-    blue as f32 >= BAND_SHARE * (w * crop.height()) as f32
-}
+/// The recogniser's strip (width, height) for a country band's code.
+const BAND_STRIP: (u32, u32) = (320, 48);
 
 /// How a candidate's reading is fitted: the region asked for, whether its crop starts with a
 /// country band, and the place a line near it names.
@@ -391,25 +408,5 @@ mod tests {
         // A row the recogniser could barely read gives the candidate its confidence.
         let speck = plate("HMDA934", &[("H", 0.11), ("MDA", 0.98), ("934", 0.98)], 491.0, 475.0, 108.0, 132.0);
         assert!(speck.confidence <= 0.11);
-    }
-
-    #[test]
-    fn a_blue_band_at_the_left_end_of_a_crop_is_seen() {
-        let white = RgbImage::from_pixel(200, 48, image::Rgb([240, 240, 240]));
-        assert!(!blue_band(&white));
-        let mut eu = white.clone();
-        for x in 0..20 {
-            for y in 0..48 {
-                eu.put_pixel(x, y, image::Rgb([20, 50, 160]));
-            }
-        }
-        assert!(blue_band(&eu), "the EU band");
-        let mut right = white;
-        for x in 180..200 {
-            for y in 0..48 {
-                right.put_pixel(x, y, image::Rgb([20, 50, 160]));
-            }
-        }
-        assert!(!blue_band(&right), "blue at the other end");
     }
 }
