@@ -392,6 +392,31 @@ impl Zone {
         }
     }
 
+    /// A date (six digits from `from`, its check digit at `cd`) with one filler among its
+    /// digits: a digit the reader lost (a gap the pitch fit filled, a faint stroke). An unknown
+    /// day or month is two fillers, never one, so the check digit (a digit) says which digit it
+    /// was: exactly one does, the weights 7, 3, 1 being prime to 10. Kept when the date is one.
+    fn date_gap(&mut self, line: usize, from: usize, cd: usize) {
+        let field: Vec<char> = self.lines[line][from..from + 6].to_vec();
+        let gaps: Vec<usize> = (0..6).filter(|&i| field[i] == '<').collect();
+        let (&[gap], true) = (&gaps[..], field.iter().all(|c| *c == '<' || c.is_ascii_digit())) else { return };
+        let Some(printed) = self.lines[line][cd].to_digit(10) else { return };
+        for d in '0'..='9' {
+            let mut v = field.clone();
+            v[gap] = d;
+            let v: String = v.into_iter().collect();
+            let (mm, dd) = (v[2..4].parse::<u32>().unwrap_or(0), v[4..6].parse::<u32>().unwrap_or(0));
+            if check_digit(&v).and_then(|c| c.to_digit(10)) == Some(printed)
+                && (1..=12).contains(&mm)
+                && (1..=31).contains(&dd)
+            {
+                self.lines[line][from + gap] = d;
+                self.repairs.push((line, from + gap, '<', d));
+                return;
+            }
+        }
+    }
+
     /// An issuing state or nationality at `from` (three characters) that is no known code
     /// ([`mrz_states::known`]) is repaired when exactly one confusable letter swap
     /// ([`LETTER_CONFUSIONS`]) makes it one (`FHN` -> `FIN`); otherwise it is left as read.
@@ -427,7 +452,8 @@ impl Zone {
 
     /// Names: after the given names end (the second `<<` of the field), only fillers may
     /// follow; a lone character or two among the trailing fillers is a misread filler (`<`
-    /// read as `C`, `K`, `E`...) and becomes one again.
+    /// read as `C`, `K`, `E`...) and becomes one again, as does a run of one letter repeated
+    /// (`AAAA`: a run of fillers under a mark; no name has a letter three times in a row).
     fn name_fillers(&mut self, line: usize, from: usize, to: usize) {
         let field = self.get(line, from, to);
         let Some(sep) = field.find("<<") else { return };
@@ -441,7 +467,7 @@ impl Zone {
                 continue;
             }
             let run = tail[k..].iter().take_while(|&&c| c != '<').count();
-            if run <= 2 {
+            if run <= 2 || tail[k..k + run].iter().all(|&c| c == tail[k]) {
                 for j in k..k + run {
                     let col = from + end + j;
                     self.repairs.push((line, col, self.lines[line][col], '<'));
@@ -545,6 +571,8 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             z.digits(1, 29, 30);
             z.letters(2, 0, 30);
             z.name_fillers(2, 0, 30);
+            z.date_gap(1, 0, 6);
+            z.date_gap(1, 8, 14);
             z.document_number(0, 5, 14, 14);
             checks.push(z.check("document_number", &z.get(0, 5, 14), 0, 14));
             checks.push(z.check("birth_date", &z.get(1, 0, 6), 1, 6));
@@ -577,6 +605,8 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             }
             z.letters(0, 5, len);
             z.name_fillers(0, 5, len);
+            z.date_gap(1, 13, 19);
+            z.date_gap(1, 21, 27);
             z.document_number(1, 0, 9, 9);
             if format == Format::Td3 {
                 z.document_number(1, 28, 42, 42);
@@ -840,8 +870,24 @@ mod tests {
         assert_eq!(m.lines, lines(&TD3));
         assert_eq!(m.given_names, "ANNA MARIA");
         assert_eq!(m.repairs, [(0, 34, 'C', '<'), (0, 43, 'K', '<')]);
+        let marked = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<AAAA<<<<", TD3[1]];
+        let m = parse(&lines(&marked), 2026).unwrap();
+        assert_eq!((m.lines[0].as_str(), m.repairs.len()), (TD3[0], 4));
         let surname_only = ["P<UTOERIKSSON<<<<<<<<<<<<<<<<C<<<<<<<<<<<<<<", TD3[1]];
         assert_eq!(parse(&lines(&surname_only), 2026).unwrap().given_names, "");
+    }
+
+    #[test]
+    fn a_digit_lost_in_a_date_is_the_one_its_check_digit_says() {
+        // The 1997 German visa of the dev set: the expiry's `7` read as a filler.
+        let ocr = ["VBD<<DEDIC<<SIDNAN<<<<<<<<<<<<<<<<<<", "D091740530BOS8201308M9<08011<2020711"];
+        let m = parse(&lines(&ocr), 2026).unwrap();
+        assert_eq!(m.lines[1], "D091740530BOS8201308M9708011<2020711");
+        assert_eq!(m.repairs, [(1, 22, '<', '7')]);
+        assert!(m.valid);
+        // Two fillers are an unknown part of a date, not a lost digit: left as read.
+        let unknown = ["VBD<<DEDIC<<SIDNAN<<<<<<<<<<<<<<<<<<", "D091740530BOS8201<<8M9708011<2020711"];
+        assert!(parse(&lines(&unknown), 2026).unwrap().repairs.is_empty());
     }
 
     #[test]
