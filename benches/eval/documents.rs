@@ -9,7 +9,7 @@ use verity::{
     pipeline::{
         document::{today, DocumentPipeline},
         mrz::{self, Mrz},
-        mrz_pitch,
+        mrz_read,
         ocr::Ocr,
     },
     vision::decode,
@@ -124,8 +124,7 @@ pub fn run(name: &str, dir: &Path, docs: &DocumentPipeline, ocr: &Ocr, rt: &toki
             if let Some(ocr) = first_pass {
                 // The reader before recovery: the zone among the page's OCR lines, parsed.
                 let lines = rt.block_on(ocr.read(img)).map_err(|e| format!("{e}"))?;
-                let text: Vec<String> = lines.iter().map(mrz_pitch::fitted).collect();
-                Ok((mrz::read_zone(&text, this_year), lines))
+                Ok((mrz_read::zone_among(lines.iter(), this_year), lines))
             } else {
                 rt.block_on(docs.read_with(img, None, full_text))
                     .map(|r| (r.mrz, r.text_lines))

@@ -12,8 +12,8 @@ use super::{
     aamva::Aamva,
     barcode::{self, Barcode},
     mrz::{self, Mrz},
-    mrz_band, mrz_pitch,
-    mrz_read::MrzReader,
+    mrz_band,
+    mrz_read::{self, MrzReader},
     ocr::{self, Ocr, TextLine},
     Face, FacePipeline,
 };
@@ -140,9 +140,9 @@ impl DocumentRead {
     }
 }
 
-/// The MRZ among the lines' `text`, when there is one and every check digit holds.
-fn valid_mrz(text: &[String], year: i32) -> Option<Mrz> {
-    mrz::read_zone(text, year).filter(|m| m.valid)
+/// The MRZ among the `lines`, when there is one and every check digit holds.
+fn valid_mrz<'a>(lines: impl Iterator<Item = &'a TextLine> + Clone, year: i32) -> Option<Mrz> {
+    mrz_read::zone_among(lines, year).filter(|m| m.valid)
 }
 
 #[derive(Clone)]
@@ -242,8 +242,7 @@ impl DocumentPipeline {
         .await;
         let (lines, back_lines) = (lines?, back_lines?);
         let today = today();
-        let text: Vec<String> = lines.iter().chain(back_lines.iter().flatten()).map(mrz_pitch::fitted).collect();
-        let Some(parsed) = valid_mrz(&text, today.0) else {
+        let Some(parsed) = valid_mrz(lines.iter().chain(back_lines.iter().flatten()), today.0) else {
             return Ok(None);
         };
         let portrait = portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area()));
@@ -257,8 +256,7 @@ impl DocumentPipeline {
     async fn mrz_lines(&self, img: Arc<RgbImage>) -> Result<Vec<TextLine>, ApiError> {
         let (band, other) = mrz_band::split(&self.ocr.detect_lines(img.clone()).await?);
         let mut lines = self.ocr.recognise_boxes(img.clone(), band).await?;
-        let text: Vec<String> = lines.iter().map(mrz_pitch::fitted).collect();
-        if valid_mrz(&text, today().0).is_none() && !other.is_empty() {
+        if valid_mrz(lines.iter(), today().0).is_none() && !other.is_empty() {
             lines.extend(self.ocr.recognise_boxes(img, other).await?);
             lines = ocr::reading_order(lines);
         }
@@ -283,8 +281,7 @@ impl DocumentPipeline {
             (lines?, portrait?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())), back_lines?, quick_front?);
         let today = today();
         // The MRZ is on the back of most ID cards and on the front of passports and visas.
-        let text: Vec<String> = lines.iter().chain(back_lines.iter().flatten()).map(mrz_pitch::fitted).collect();
-        let mut parsed = mrz::read_zone(&text, today.0);
+        let mut parsed = mrz_read::zone_among(lines.iter().chain(back_lines.iter().flatten()), today.0);
         if !parsed.as_ref().is_some_and(|m| m.valid) {
             let (f, b) = futures_util::future::join(
                 self.side_mrz(Some(front.clone()), Some(&lines), today.0),

@@ -31,7 +31,23 @@ pub fn fitted(line: &TextLine) -> String {
 
 /// [`fitted`] for a text read with these glyphs (one per character that is not whitespace).
 pub fn fitted_text(text: &str, glyphs: &[Glyph]) -> String {
-    let text = &rivals_taken(text, glyphs);
+    fitted_with(text, glyphs, ctc::rival_wins)
+}
+
+/// [`fitted`] with every glyph the recogniser doubted ([`ctc::rival_doubted`]) read as its
+/// rival: a second reading for the parser to weigh ([`mrz::cleaner`]).
+pub fn doubted(line: &TextLine) -> String {
+    doubted_text(&line.text, &line.glyphs)
+}
+
+/// [`doubted`] for a text read with these glyphs.
+pub fn doubted_text(text: &str, glyphs: &[Glyph]) -> String {
+    fitted_with(text, glyphs, ctc::rival_doubted)
+}
+
+/// The text fitted with the rivals `take` says win.
+fn fitted_with(text: &str, glyphs: &[Glyph], take: fn(char, Option<(char, f32)>) -> Option<char>) -> String {
+    let text = &rivals_taken(text, glyphs, take);
     let norm: Vec<char> = mrz::normalise(text).chars().collect();
     if norm.len() != glyphs.len() || norm.len() < LENGTHS[0] - MAX_FIX {
         return text.to_string();
@@ -48,15 +64,15 @@ pub fn fitted_text(text: &str, glyphs: &[Glyph]) -> String {
     }
 }
 
-/// `text` with each character the recogniser doubted enough read as its rival
-/// ([`ctc::rival_wins`]: an `H` it gave `I` 0.1 is an OCR-B `I`).
-fn rivals_taken(text: &str, glyphs: &[Glyph]) -> String {
+/// `text` with each character the recogniser doubted enough read as its rival (`take`:
+/// [`ctc::rival_wins`]: an `H` it gave `I` 0.1 is an OCR-B `I`).
+fn rivals_taken(text: &str, glyphs: &[Glyph], take: fn(char, Option<(char, f32)>) -> Option<char>) -> String {
     if text.chars().filter(|c| !c.is_whitespace()).count() != glyphs.len() {
         return text.to_string();
     }
     let mut g = glyphs.iter();
     text.chars()
-        .map(|c| if c.is_whitespace() { c } else { g.next().and_then(|g| ctc::rival_wins(c, g.rival)).unwrap_or(c) })
+        .map(|c| if c.is_whitespace() { c } else { g.next().and_then(|g| take(c, g.rival)).unwrap_or(c) })
         .collect()
 }
 

@@ -437,6 +437,19 @@ fn plausible(m: &Mrz) -> bool {
     passed || shaped
 }
 
+/// The zone among a page's OCR `lines` ([`mrz::read_zone`]), the cleaner of the reading and
+/// the one with its doubted glyphs taken as their rivals ([`mrz::cleaner`]).
+pub fn zone_among<'a>(lines: impl Iterator<Item = &'a TextLine> + Clone, this_year: i32) -> Option<Mrz> {
+    let text: Vec<String> = lines.clone().map(mrz_pitch::fitted).collect();
+    let doubted: Vec<String> = lines.map(mrz_pitch::doubted).collect();
+    let first = mrz::read_zone(&text, this_year);
+    if doubted == text {
+        first
+    } else {
+        mrz::cleaner(first, mrz::read_zone(&doubted, this_year))
+    }
+}
+
 /// The reader: the MRZ from the page's OCR lines, or recovered from the image.
 #[derive(Clone)]
 pub struct MrzReader {
@@ -449,10 +462,14 @@ impl MrzReader {
     }
 
     /// The zone's row crops read in the MRZ alphabet, each brought towards its MRZ length by
-    /// where its characters were read ([`mrz_pitch::fitted_text`]).
-    async fn read_rows(&self, crops: Vec<RgbImage>) -> Result<Vec<String>, ApiError> {
+    /// where its characters were read ([`mrz_pitch::fitted_text`]), and resolved as a zone
+    /// (the cleaner of the reading and its doubted glyphs' rivals: [`mrz::cleaner`]).
+    async fn read_rows(&self, crops: Vec<RgbImage>, this_year: i32) -> Result<Option<Mrz>, ApiError> {
         let read = self.ocr.recognise_in(crops, mrz_alphabet).await?;
-        Ok(read.iter().map(|d| mrz_pitch::fitted_text(&d.text, &d.glyphs)).collect())
+        let texts: Vec<String> = read.iter().map(|d| mrz_pitch::fitted_text(&d.text, &d.glyphs)).collect();
+        let doubted: Vec<String> = read.iter().map(|d| mrz_pitch::doubted_text(&d.text, &d.glyphs)).collect();
+        let parsed = mrz::resolve(&texts, this_year);
+        Ok(if doubted == texts { parsed } else { mrz::cleaner(parsed, mrz::resolve(&doubted, this_year)) })
     }
 
     /// Re-reads the candidate zones among `lines` (the OCR of `img`) as MRZs; the best parse.
@@ -473,13 +490,11 @@ impl MrzReader {
             };
             let (src, rs) = (img.clone(), zone.clone());
             let crops = pool::run(move || Ok(zone_crops(&src, &rs, n))).await?;
-            let texts = self.read_rows(crops.clone()).await?;
-            let mut parsed = mrz::resolve(&texts, this_year);
+            let mut parsed = self.read_rows(crops.clone(), this_year).await?;
             // A zone read badly may be upside down (a page turned by 180 degrees).
             if !parsed.as_ref().is_some_and(|m| m.valid) {
                 let flipped: Vec<RgbImage> = crops.iter().rev().map(imageops::rotate180).collect();
-                let texts = self.read_rows(flipped).await?;
-                parsed = mrz::better(parsed, mrz::resolve(&texts, this_year));
+                parsed = mrz::better(parsed, self.read_rows(flipped, this_year).await?);
             }
             best = mrz::better(best, parsed);
             if best.as_ref().is_some_and(|b| b.valid) {
@@ -503,8 +518,7 @@ impl MrzReader {
         lines: &[TextLine],
         this_year: i32,
     ) -> Result<Option<Mrz>, ApiError> {
-        let text: Vec<String> = lines.iter().map(mrz_pitch::fitted).collect();
-        let first = mrz::read_zone(&text, this_year);
+        let first = zone_among(lines.iter(), this_year);
         if first.as_ref().is_some_and(|m| m.valid) {
             return Ok(first);
         }
@@ -517,8 +531,7 @@ impl MrzReader {
     /// the candidate rows; the detector at a larger scale; the image turned by 90, 270 and
     /// 180 degrees), stopping at the first valid zone.
     pub async fn read(&self, img: Arc<RgbImage>, lines: &[TextLine], this_year: i32) -> Result<Option<Mrz>, ApiError> {
-        let text: Vec<String> = lines.iter().map(mrz_pitch::fitted).collect();
-        let first = mrz::read_zone(&text, this_year);
+        let first = zone_among(lines.iter(), this_year);
         if first.as_ref().is_some_and(|m| m.valid) {
             return Ok(first);
         }

@@ -106,17 +106,26 @@ pub struct Rival {
 /// `H` of 924 gave `M` 0.2) and a filler as `A` (asu_pass's document code `PA`, `<` 0.39; 1 `A`
 /// of 1,277 on dev and 29 of 4,998 on synthetic gave `<` 0.35 or more, and the synthetic
 /// reads did not change). A glyph with several rivals is read as the one furthest past its
-/// level. Not taken: `1` for `I` (real `1`s give `I` up to 0.45: 37 of 4,547 on synthetic
-/// over 0.15; the misread `I` of nld_rp gave 0.2).
-const CONFUSIONS: [(char, char, &[&str], f32); 7] = [
-    ('H', 'I', &["I", "1", "l", "|", "Ｉ", "Ⅰ", "Ι", "ｌ", "!"], 0.1),
-    ('U', 'J', &["J", "j", "Ｊ"], 0.1),
-    ('8', 'S', &["S", "s", "Ｓ"], 0.1),
-    ('2', 'Z', &["Z", "z", "Ｚ"], 0.2),
-    ('N', 'Z', &["Z", "z", "Ｚ"], 0.15),
-    ('H', 'M', &["M", "Ｍ", "Μ"], 0.25),
-    ('A', '<', FILLERS, 0.35),
+/// level. The last column is a lower level, the glyph's *doubt*: a reading with every doubted
+/// glyph taken as its rival is parsed too, and kept only when it needs fewer repairs
+/// ([`mrz::cleaner`](crate::pipeline::mrz::cleaner)). `1` for `I` is only a doubt: true `1`s
+/// give `I` up to 0.45 (37 of 4,547 on synthetic over 0.15), the misread `I` of nld_rp gave
+/// 0.2, and its check digits settle it. `C` for a filler: no `C` of 1,290 on synthetic gave `<`
+/// 0.1; nld_rp's names line gave 0.37.
+const CONFUSIONS: [(char, char, &[&str], f32, f32); 9] = [
+    ('H', 'I', &["I", "1", "l", "|", "Ｉ", "Ⅰ", "Ι", "ｌ", "!"], 0.1, 0.1),
+    ('U', 'J', &["J", "j", "Ｊ"], 0.1, 0.1),
+    ('8', 'S', &["S", "s", "Ｓ"], 0.1, 0.1),
+    ('2', 'Z', &["Z", "z", "Ｚ"], 0.2, 0.2),
+    ('N', 'Z', &["Z", "z", "Ｚ"], 0.15, 0.15),
+    ('H', 'M', &["M", "Ｍ", "Μ"], 0.25, 0.25),
+    ('A', '<', FILLERS, 0.35, 0.35),
+    ('C', '<', FILLERS, 0.3, 0.3),
+    ('1', 'I', &["I", "Ｉ", "Ⅰ", "Ι"], NEVER, 0.15),
 ];
+
+/// A level no probability reaches: a doubt only.
+const NEVER: f32 = 1.01;
 
 /// The filler's renderings (see [`look_alike`]).
 const FILLERS: &[&str] = &["<", "«", "‹", "(", "[", "{", "≤", "^", "Λ", "∧"];
@@ -126,7 +135,7 @@ pub fn rivals(charset: &[String]) -> Vec<Rival> {
     let index = |c: &str| charset.iter().position(|x| x == c).map(|i| i + 1);
     CONFUSIONS
         .iter()
-        .filter_map(|&(emitted, stands_for, renderings, level)| {
+        .filter_map(|&(emitted, stands_for, renderings, level, _)| {
             Some(Rival {
                 class: index(&emitted.to_string())?,
                 stands_for,
@@ -142,7 +151,13 @@ pub fn rivals(charset: &[String]) -> Vec<Rival> {
 /// rival's probability reached the level of [`CONFUSIONS`] for that pair.
 pub fn rival_wins(emitted: char, rival: Option<(char, f32)>) -> Option<char> {
     let (r, q) = rival?;
-    CONFUSIONS.iter().any(|&(e, stands_for, _, level)| e == emitted && stands_for == r && q >= level).then_some(r)
+    CONFUSIONS.iter().any(|&(e, stands_for, _, level, _)| e == emitted && stands_for == r && q >= level).then_some(r)
+}
+
+/// [`rival_wins`] at the lower level of a doubt (the last column of [`CONFUSIONS`]).
+pub fn rival_doubted(emitted: char, rival: Option<(char, f32)>) -> Option<char> {
+    let (r, q) = rival?;
+    CONFUSIONS.iter().any(|&(e, stands_for, _, _, doubt)| e == emitted && stands_for == r && q >= doubt).then_some(r)
 }
 
 /// A decoded line: its text, the mean probability of its characters, and one [`Glyph`] per
