@@ -14,6 +14,7 @@ use super::{
     mrz::{self, Mrz},
     mrz_band,
     mrz_read::{self, MrzReader},
+    mrz_viz,
     ocr::{self, Ocr, TextLine},
     Face, FacePipeline,
 };
@@ -290,6 +291,8 @@ impl DocumentPipeline {
             .await;
             parsed = mrz::better(mrz::better(parsed, f?), b?);
         }
+        // The names printed on the page, as a second reading of the MRZ's.
+        let parsed = parsed.map(|m| mrz_viz::names(m, lines.iter().chain(back_lines.iter().flatten()), today.0));
         let barcode = self.barcode(front, back, quick_front, parsed.is_some()).await?;
         let text_lines = TextLines { front: lines, back: back_lines, full_text: true };
         Ok(DocumentRead::new(parsed, barcode, text_lines, portrait, today))

@@ -12,6 +12,7 @@ pub mod mrz_band;
 pub mod mrz_pitch;
 pub mod mrz_read;
 pub mod mrz_states;
+pub mod mrz_viz;
 pub mod ocr;
 pub mod onboarding;
 pub mod operating;
