@@ -283,7 +283,7 @@ impl DocumentPipeline {
         let today = today();
         // The MRZ is on the back of most ID cards and on the front of passports and visas.
         let mut parsed = mrz_read::zone_among(lines.iter().chain(back_lines.iter().flatten()), today.0);
-        if !parsed.as_ref().is_some_and(|m| m.valid) {
+        if !parsed.as_ref().is_some_and(Mrz::settled) {
             let (f, b) = futures_util::future::join(
                 self.side_mrz(Some(front.clone()), Some(&lines), today.0),
                 self.side_mrz(back.clone(), back_lines.as_deref(), today.0),

@@ -497,7 +497,7 @@ impl MrzReader {
                 parsed = mrz::better(parsed, self.read_rows(flipped, this_year).await?);
             }
             best = mrz::better(best, parsed);
-            if best.as_ref().is_some_and(|b| b.valid) {
+            if best.as_ref().is_some_and(Mrz::settled) {
                 break;
             }
         }
@@ -519,7 +519,7 @@ impl MrzReader {
         this_year: i32,
     ) -> Result<Option<Mrz>, ApiError> {
         let first = zone_among(lines.iter(), this_year);
-        if first.as_ref().is_some_and(|m| m.valid) {
+        if first.as_ref().is_some_and(Mrz::settled) {
             return Ok(first);
         }
         let again = self.reread_zones(&img, lines, this_year).await?;
@@ -532,13 +532,13 @@ impl MrzReader {
     /// 180 degrees), stopping at the first valid zone.
     pub async fn read(&self, img: Arc<RgbImage>, lines: &[TextLine], this_year: i32) -> Result<Option<Mrz>, ApiError> {
         let first = zone_among(lines.iter(), this_year);
-        if first.as_ref().is_some_and(|m| m.valid) {
+        if first.as_ref().is_some_and(Mrz::settled) {
             return Ok(first);
         }
         let mut best = first;
         let mut consider = |m: Option<Mrz>| {
             best = mrz::better(best.take(), m);
-            best.as_ref().is_some_and(|b| b.valid)
+            best.as_ref().is_some_and(Mrz::settled)
         };
         if consider(self.reread_zones(&img, lines, this_year).await?) {
             return Ok(best);
