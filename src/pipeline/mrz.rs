@@ -22,6 +22,17 @@ pub enum Format {
     MrvB,
 }
 
+impl Format {
+    /// Where the names lie in a zone of this format: (line, from, to).
+    pub fn names(self) -> (usize, usize, usize) {
+        match self {
+            Format::Td1 => (2, 0, 30),
+            Format::Td2 | Format::MrvB => (0, 5, 36),
+            Format::Td3 | Format::MrvA => (0, 5, 44),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CheckResult {
     pub field: &'static str,
@@ -600,8 +611,9 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             z.letters(1, 15, 18);
             z.state(1, 15);
             z.digits(1, 29, 30);
-            z.letters(2, 0, 30);
-            z.name_fillers(2, 0, 30);
+            let (nl, nf, nt) = format.names();
+            z.letters(nl, nf, nt);
+            z.name_fillers(nl, nf, nt);
             z.date_gap(1, 0, 6);
             z.date_gap(1, 8, 14);
             z.document_number(0, 5, 14, 14);
@@ -615,7 +627,7 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             if checks.iter().all(|c| c.valid) {
                 z.repair(&[(0, 5, 30), (1, 0, 7), (1, 8, 15), (1, 18, 29)], &[(0, 15, 30), (1, 18, 29)], (1, 29));
             }
-            let (surname, given_names) = names(&z.get(2, 0, 30));
+            let (surname, given_names) = names(&z.get(nl, nf, nt));
             let composite = format!("{}{}{}{}", z.get(0, 5, 30), z.get(1, 0, 7), z.get(1, 8, 15), z.get(1, 18, 29));
             checks.push(z.check("composite", &composite, 1, 29));
             build(&z, format, &Layout::TD1, surname, given_names, this_year)
@@ -634,8 +646,9 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             if !mrv {
                 z.digits(1, len - 1, len);
             }
-            z.letters(0, 5, len);
-            z.name_fillers(0, 5, len);
+            let (nl, nf, nt) = format.names();
+            z.letters(nl, nf, nt);
+            z.name_fillers(nl, nf, nt);
             z.date_gap(1, 13, 19);
             z.date_gap(1, 21, 27);
             z.document_number(1, 0, 9, 9);
@@ -649,7 +662,7 @@ pub fn parse(lines: &[String], this_year: i32) -> Option<Mrz> {
             if format == Format::Td2 && checks.iter().all(|c| c.valid) {
                 z.repair(&[(1, 0, 10), (1, 13, 20), (1, 21, 35)], &[(1, 28, 35)], (1, 35));
             }
-            let (surname, given_names) = names(&z.get(0, 5, len));
+            let (surname, given_names) = names(&z.get(nl, nf, nt));
             if format == Format::Td3 {
                 z.digits(1, 42, 43);
                 checks.push(z.check("optional_data", &z.get(1, 28, 42), 1, 42));

@@ -7,21 +7,12 @@
 //! filler; the change is listed in `repairs`.
 
 use super::{
-    mrz::{self, Format, Mrz},
+    mrz::{self, Mrz},
     ocr::TextLine,
 };
 
 /// The shortest name compared: shorter ones match too many words by chance.
 const MIN_NAME: usize = 5;
-
-/// Where the names lie in a zone of `format`: (line, from, to).
-fn names_span(format: Format) -> (usize, usize, usize) {
-    match format {
-        Format::Td1 => (2, 0, 30),
-        Format::Td2 | Format::MrvB => (0, 5, 36),
-        Format::Td3 | Format::MrvA => (0, 5, 44),
-    }
-}
 
 /// A page line as the MRZ would spell it: capitals, with a space, hyphen or apostrophe as
 /// the filler.
@@ -69,7 +60,7 @@ fn lost_fillers(field: &[char], words: &[Vec<char>]) -> Vec<(usize, char)> {
 /// `m` with the fillers the page's `lines` show in its names put back (see the module), when
 /// the zone parses as before with them; `m` itself otherwise.
 pub fn names<'a>(m: Mrz, lines: impl Iterator<Item = &'a TextLine>, this_year: i32) -> Mrz {
-    let (line, from, to) = names_span(m.format);
+    let (line, from, to) = m.format.names();
     let Some(field) = m.lines.get(line).map(|l| l.chars().collect::<Vec<char>>()) else { return m };
     if field.len() < to {
         return m;
