@@ -81,6 +81,22 @@ fn liveness_separates_the_real_sample_from_the_attacks() {
     }
 }
 
+/// A printed photo filling the frame, held by hand (dev set `spoof_vm-fake2.jpg`): both models
+/// give it a live probability above the default threshold, and one sees it as a 2D attack.
+#[test]
+fn the_2d_attack_class_rejects_a_close_up_print_that_both_models_call_live() {
+    let f = faces();
+    let op = operating::pick(&LIVENESS, None).unwrap();
+    let r = block_on(liveness_op(&f, common::devset_image("liveness/images/spoof_vm-fake2.jpg"), op)).unwrap();
+    let m = &r.models;
+    assert!((m.minifasnet_v2 + m.minifasnet_v1se) / 2.0 >= op.threshold, "ensemble alone: {m:?}");
+    assert!(m.attack_2d >= operating::LIVENESS_2D_VETO, "{m:?}");
+    assert!(!r.live && r.score == 0.0, "{r:?}");
+    // The live sample is far from the veto.
+    let t1 = block_on(liveness_op(&f, image("image_T1.jpg"), op)).unwrap();
+    assert!(t1.live && t1.models.attack_2d < operating::LIVENESS_2D_VETO / 4.0, "{:?}", t1.models);
+}
+
 #[test]
 fn liveness_refuses_no_face_and_several_faces_with_distinct_codes() {
     let f = faces();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::yunet;
+use super::{operating, yunet};
 use crate::{
     engine::{Engine, Tensor},
     error::ApiError,
@@ -151,9 +151,28 @@ impl Face {
 /// Liveness of one face: the ensemble score and each model's.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LivenessScores {
+    /// The score every liveness decision compares with its threshold: the mean of the two
+    /// models' live probabilities, or 0 when `attack_2d` reaches the veto level
+    /// (`operating::LIVENESS_2D_VETO`).
     pub score: f32,
+    /// MiniFASNetV2's live probability (crop and mirror averaged).
     pub minifasnet_v2: f32,
+    /// MiniFASNetV1SE's live probability (crop and mirror averaged).
     pub minifasnet_v1se: f32,
+    /// The higher of the two models' probabilities of their "2D attack" class (a printed or
+    /// shown photo), crop and mirror averaged.
+    #[serde(default)]
+    pub attack_2d: f32,
+}
+
+impl LivenessScores {
+    /// The scores of the two models' class probabilities `[2D attack, live, other attack]`.
+    pub fn from_models(v2: [f32; 3], v1se: [f32; 3]) -> LivenessScores {
+        let ensemble = (v2[1] + v1se[1]) / 2.0;
+        let attack_2d = v2[0].max(v1se[0]);
+        let score = if attack_2d >= operating::LIVENESS_2D_VETO { 0.0 } else { ensemble };
+        LivenessScores { score, minifasnet_v2: v2[1], minifasnet_v1se: v1se[1], attack_2d }
+    }
 }
 
 #[derive(Clone)]
@@ -268,21 +287,21 @@ impl FacePipeline {
             self.liveness_model("minifasnet_v1se", 4.0, img, face.bbox),
         )
         .await;
-        let (v2, v1se) = (v2?, v1se?);
-        Ok(LivenessScores { score: (v2 + v1se) / 2.0, minifasnet_v2: v2, minifasnet_v1se: v1se })
+        Ok(LivenessScores::from_models(v2?, v1se?))
     }
 
-    /// One liveness model's probability that the face in `rect` is live: the mean over its
-    /// context crop and the crop's mirror image (the models take one crop per inference; the two
-    /// run one after the other on the model's worker). The mirror halves the spread of a single
-    /// crop's score: on the dev set it lowered BPCER at the same APCER (README, "Liveness").
+    /// One liveness model's class probabilities for the face in `rect` (`[2D attack, live,
+    /// other attack]`): the mean over its context crop and the crop's mirror image (the models
+    /// take one crop per inference; the two run one after the other on the model's worker). The
+    /// mirror halves the spread of a single crop's score: on the dev set it lowered BPCER at the
+    /// same APCER (README, "Liveness").
     async fn liveness_model(
         &self,
         name: &str,
         crop_scale: f32,
         img: Arc<RgbImage>,
         rect: Rect,
-    ) -> Result<f32, ApiError> {
+    ) -> Result<[f32; 3], ApiError> {
         let model = self.engine.get(name)?;
         let (crop, mirror) = pool::run(move || {
             let crop = liveness_crop(&img, rect, crop_scale, 80);
@@ -291,7 +310,8 @@ impl FacePipeline {
         })
         .await?;
         let (a, b) = futures_util::future::join(model.run(crop), model.run(mirror)).await;
-        Ok((real_probability(&a?)? + real_probability(&b?)?) / 2.0)
+        let (a, b) = (class_probabilities(&a?)?, class_probabilities(&b?)?);
+        Ok(std::array::from_fn(|k| (a[k] + b[k]) / 2.0))
     }
 }
 
@@ -314,14 +334,17 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn real_probability(out: &[Tensor]) -> Result<f32, ApiError> {
+/// Softmax of a Silent-Face model's three logits: 0 a 2D attack (print, screen), 1 live,
+/// 2 another attack (the maintainers' issues #46 and #55 name the classes).
+fn class_probabilities(out: &[Tensor]) -> Result<[f32; 3], ApiError> {
     let logits = out.first().map(|t| t.data.as_slice()).unwrap_or(&[]);
-    if logits.len() < 2 {
-        return Err(ApiError::Internal("liveness model gave no logits".into()));
+    if logits.len() != 3 {
+        return Err(ApiError::Internal(format!("liveness model gave {} logits, not 3", logits.len())));
     }
     let max = logits.iter().copied().fold(f32::MIN, f32::max);
-    let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    Ok(exps[1] / exps.iter().sum::<f32>())
+    let exps: [f32; 3] = std::array::from_fn(|k| (logits[k] - max).exp());
+    let sum: f32 = exps.iter().sum();
+    Ok(exps.map(|e| e / sum))
 }
 
 /// The context crop of Silent-Face-Anti-Spoofing: the face box scaled by `scale` around its
@@ -360,9 +383,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_2d_attack_class_vetoes_the_live_score() {
+        let live = LivenessScores::from_models([0.01, 0.9, 0.09], [0.0, 0.6, 0.4]);
+        assert!((live.score - 0.75).abs() < 1e-6 && (live.attack_2d - 0.01).abs() < 1e-6);
+        // The dev set's print that both models call live (0.57, 0.48), seen as 2D by one.
+        let print = LivenessScores::from_models([0.19, 0.57, 0.24], [0.09, 0.48, 0.43]);
+        assert_eq!(print.score, 0.0);
+        assert!((print.minifasnet_v2 - 0.57).abs() < 1e-6 && (print.attack_2d - 0.19).abs() < 1e-6);
+    }
+
+    #[test]
     fn softmax_real_index_and_cosine() {
-        let p = real_probability(&[Tensor::new(vec![1, 3], vec![0.0, 2.0, 0.0])]).unwrap();
-        assert!((p - 2f32.exp() / (2.0 + 2f32.exp())).abs() < 1e-5);
+        let p = class_probabilities(&[Tensor::new(vec![1, 3], vec![0.0, 2.0, 0.0])]).unwrap();
+        assert!((p[1] - 2f32.exp() / (2.0 + 2f32.exp())).abs() < 1e-5);
+        assert!((p[0] - p[2]).abs() < 1e-6 && (p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(class_probabilities(&[Tensor::new(vec![1, 2], vec![0.0, 2.0])]).is_err());
         let a = l2_normalise(&[3.0, 4.0]);
         assert!((cosine(&a, &a) - 1.0).abs() < 1e-6);
     }

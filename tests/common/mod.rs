@@ -38,6 +38,18 @@ pub fn testdata() -> PathBuf {
     dir
 }
 
+/// An image of the shared development sets (`../shared/devsets`, or `VERITY_DEVSETS`), for the
+/// few tests that pin a behaviour measured there.
+pub fn devset_image(path: &str) -> Arc<image::RgbImage> {
+    let dir = std::env::var_os("VERITY_DEVSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/devsets"));
+    let bytes = std::fs::read(dir.join(path)).unwrap_or_else(|e| {
+        panic!("{path} in {}: {e} (set VERITY_DEVSETS to the folder of the shared dev sets)", dir.display())
+    });
+    Arc::new(verity::vision::decode::decode(path, &bytes, 100_000_000).expect("dev image decodes"))
+}
+
 pub fn image_bytes(name: &str) -> Vec<u8> {
     std::fs::read(testdata().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
