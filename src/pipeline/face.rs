@@ -335,7 +335,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Softmax of a Silent-Face model's three logits: 0 a 2D attack (print, screen), 1 live,
-/// 2 another attack (the maintainers' issues #46 and #55 name the classes).
+/// 2 a 3D attack (as the upstream project's issue threads #2, #46 and #55 name them).
 fn class_probabilities(out: &[Tensor]) -> Result<[f32; 3], ApiError> {
     let logits = out.first().map(|t| t.data.as_slice()).unwrap_or(&[]);
     if logits.len() != 3 {
