@@ -12,7 +12,7 @@ export VERITY_MODEL_MIRROR
 ORT_DIR := .cache/onnxruntime/$(RUNTIME)
 GPU_ENV = $(if $(filter cuda,$(RUNTIME)),LD_LIBRARY_PATH="$$(cat $(ORT_DIR)/ld_library_path):$$LD_LIBRARY_PATH",)
 
-.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences eval-plates synth-documents synth-licences synth-plates bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
+.PHONY: all build run test lint fmt setup runtime models pytools evaltools k8s-tools chart-check conformance eval eval-documents eval-faces eval-liveness eval-licences eval-plates synth-documents synth-licences int8 synth-plates bench bench-load bench-gallery bench-document bench-plate bench-onboarding bench-shutdown bench-memory clean-cache help docker-image docker-test docker-stop
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "                 plates, the onboarding call (median of 20 with its stages)"
 	@echo "make bench-shutdown  SIGTERM under load: every accepted request must succeed"
 	@echo "make bench-memory  RSS after start, after 10,000 hostile images, over a 10-minute soak"
+	@echo "make int8       static int8 face embedder and text detector (VERITY_INT8=... selects them)"
 	@echo "make chart-check  helm lint + schema validation + server-side dry-run of helm/verity"
 	@echo "make conformance  schemathesis --checks all against a real server (part of make test)"
 	@echo "make docker-image  build verity:local from the Dockerfile (starts dockerd, makes local base images if needed)"
@@ -97,6 +98,17 @@ eval-licences: setup synth-licences
 eval-plates: setup synth-plates
 	@echo "==> eval: plates (../shared/devsets/plates and $(SYNTH_PLATES): top-1, located, per region; negatives)"
 	$(CARGO) bench --locked --bench eval -- plates
+
+# Static int8 variants (ONNX Runtime's quantizer, scripts/quantize.py) of the face embedder and
+# the text detector, for `VERITY_INT8=mobilefacenet,ocr_det`. Calibration images: face crops
+# (INT8_FACES) and document images (INT8_PAGES, the synthetic set by default). Point both at
+# images of your own population for a deployment. Not used by default (README, "int8 models").
+INT8_FACES ?= ../shared/devsets/faces/images
+INT8_PAGES ?= $(SYNTH_DOCS)/images
+int8: models evaltools synth-documents
+	@echo "==> int8 models (faces: $(INT8_FACES), pages: $(INT8_PAGES))"
+	@PYTHON=$(PYTHON) bash scripts/venv.sh .cache/quant "onnxruntime==1.31.1 onnx==1.23.2 numpy==2.2.6 pillow==11.3.0" bin/python "quantization tools"
+	@.cache/quant/bin/python scripts/quantize.py $${VERITY_MODELS_DIR:-.cache/models} mobilefacenet ocr_det --faces $(INT8_FACES) --pages $(INT8_PAGES)
 
 eval-faces: setup
 	@echo "==> eval: faces (../shared/devsets/faces: FMR, FNMR, thresholds)"

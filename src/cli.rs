@@ -55,6 +55,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 /// (`/readyz` is 503 until they are warm).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    args.engine.check()?;
     let manifest = Manifest::load(args.engine.manifest.as_deref())?;
     let api_keys = args.http.load_api_keys()?;
     crate::pipeline::onboarding::Policy::parse(&args.http.onboarding_policy)
@@ -145,6 +146,7 @@ async fn shutdown_signal() -> &'static str {
 
 /// Loads the models synchronously, for the CLI, tests and benches.
 pub fn load_engine(cfg: EngineConfig) -> anyhow::Result<Arc<Engine>> {
+    cfg.check()?;
     let manifest = Manifest::load(cfg.manifest.as_deref())?;
     let engine = Engine::new(cfg, &manifest);
     pool::init(engine.budget().preprocess_threads);

@@ -196,7 +196,16 @@ pub struct EngineConfig {
     /// Minimum detector score for a face.
     #[arg(long, env = "VERITY_DETECT_SCORE", default_value_t = 0.6)]
     pub detect_score: f32,
+    /// Models to run as their static int8 variant (`<file>.int8.onnx`, made by `make int8`),
+    /// comma-separated manifest names among `mobilefacenet`, `ocr_det`. Off by default: both
+    /// lost accuracy on the dev sets (README, "int8 models").
+    #[arg(long, env = "VERITY_INT8", value_delimiter = ',')]
+    pub int8: Vec<String>,
 }
+
+/// The models `make int8` makes static int8 variants of (the recogniser's was measured and is
+/// not offered: 2 of 35 dev MRZs read right instead of 34).
+pub const INT8_MODELS: [&str; 2] = ["mobilefacenet", "ocr_det"];
 
 /// HTTP server options.
 #[derive(Debug, Clone, Args)]
@@ -436,6 +445,19 @@ impl EngineConfig {
         }
     }
 
+    /// Refuses settings that name what does not exist (an unknown `--int8` model).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(bad) = self.int8.iter().find(|n| !n.trim().is_empty() && !INT8_MODELS.contains(&n.trim())) {
+            anyhow::bail!("--int8 / VERITY_INT8: no int8 variant of {bad:?}; one of: {}", INT8_MODELS.join(", "));
+        }
+        Ok(())
+    }
+
+    /// Whether `--int8` names `model` (an empty name, as from `VERITY_INT8=`, names none).
+    pub fn int8(&self, model: &str) -> bool {
+        self.int8.iter().any(|n| n.trim() == model)
+    }
+
     /// Defaults as the CLI would give them, for tests and benches.
     pub fn from_env_defaults() -> Self {
         #[derive(Parser)]
@@ -444,5 +466,23 @@ impl EngineConfig {
             engine: EngineConfig,
         }
         Wrapper::parse_from(["verity"]).engine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int8_names_are_checked() {
+        let mut cfg = EngineConfig::from_env_defaults();
+        cfg.int8 = vec!["mobilefacenet".into(), "ocr_det".into()];
+        assert!(cfg.check().is_ok());
+        cfg.int8.push("yunet".into());
+        assert!(cfg.check().unwrap_err().to_string().contains("no int8 variant of \"yunet\""));
+        cfg.int8 = vec![String::new()];
+        assert!(cfg.check().is_ok() && !cfg.int8("mobilefacenet"), "VERITY_INT8= names no model");
+        cfg.int8 = vec![" mobilefacenet".into()];
+        assert!(cfg.int8("mobilefacenet"));
     }
 }

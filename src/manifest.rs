@@ -73,6 +73,18 @@ impl Manifest {
 }
 
 impl ModelEntry {
+    /// The static int8 variant that `make int8` makes next to the file (`<stem>.int8.onnx`):
+    /// made locally, so it is verified only against the hash recorded beside it.
+    pub fn int8(&self) -> ModelEntry {
+        let stem = self.file.strip_suffix(".onnx").unwrap_or(&self.file);
+        ModelEntry {
+            file: format!("{stem}.int8.onnx"),
+            sha256: String::new(),
+            origin: format!("{}; static int8 (QDQ) made locally by `make int8`", self.origin),
+            ..self.clone()
+        }
+    }
+
     pub fn path(&self, models_dir: &Path) -> PathBuf {
         models_dir.join(&self.file)
     }
@@ -81,8 +93,9 @@ impl ModelEntry {
     /// recorded next to a locally converted file (`<file>.sha256`). Returns the file's hash.
     pub fn verify(&self, models_dir: &Path) -> Result<String, String> {
         let path = self.path(models_dir);
+        let make = if self.file.ends_with(".int8.onnx") { "make int8` to make" } else { "make models` to fetch" };
         let got = file_sha256(&path)
-            .map_err(|e| format!("{} is missing or unreadable ({e}); run `make models` to fetch it", path.display()))?;
+            .map_err(|e| format!("{} is missing or unreadable ({e}); run `{make} it", path.display()))?;
         if got == self.sha256 {
             return Ok(got);
         }
@@ -142,5 +155,21 @@ mod tests {
         assert!(err.contains("corrupt or partial"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(e.verify(&dir).unwrap_err().contains("make models"));
+    }
+
+    #[test]
+    fn an_int8_variant_is_verified_against_its_recorded_hash_only() {
+        let dir = std::env::temp_dir().join(format!("verity-int8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = Manifest::load(None).unwrap().model("mobilefacenet").unwrap().int8();
+        assert_eq!(e.file, "mobilefacenet.int8.onnx");
+        assert!(e.verify(&dir).unwrap_err().contains("make int8"));
+        std::fs::write(e.path(&dir), b"an int8 model").unwrap();
+        assert!(e.verify(&dir).unwrap_err().contains("corrupt or partial"), "no recorded hash: refused");
+        let hash = file_sha256(&e.path(&dir)).unwrap();
+        std::fs::write(dir.join("mobilefacenet.int8.onnx.sha256"), format!("{hash}  mobilefacenet.int8.onnx\n"))
+            .unwrap();
+        assert_eq!(e.verify(&dir).unwrap(), hash);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
