@@ -196,3 +196,45 @@ fn a_lone_verify_runs_on_every_cpu_and_answers_as_per_session_threads() {
         assert!(lone(&adaptive).iter().all(|&n| n > 0), "lone runs: {:?}", lone(&adaptive));
     }
 }
+
+/// `--int8 mobilefacenet` loads `mobilefacenet.int8.onnx` (here a copy of the float file with
+/// its hash recorded beside it, as `make int8` records it); without the file the embedder is
+/// unavailable with a reason that names `make int8`, and the other models still load.
+#[test]
+fn int8_selects_the_variant_file_and_a_missing_one_names_make_int8() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/models");
+    let dir = std::env::temp_dir().join(format!("verity-int8-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        if !e.file_name().to_string_lossy().contains(".int8.") {
+            std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
+        }
+    }
+    let manifest = verity::manifest::Manifest::load(None).unwrap();
+    let mut cfg = EngineConfig::from_env_defaults();
+    cfg.models_dir = dir.clone();
+    cfg.int8 = vec!["mobilefacenet".into()];
+    let load = |cfg: EngineConfig| {
+        let engine = Engine::new(cfg, &manifest);
+        engine.load_all();
+        engine
+    };
+    let engine = load(cfg.clone());
+    let status: std::collections::HashMap<_, _> = engine.status().into_iter().collect();
+    match &status["mobilefacenet"] {
+        verity::engine::ModelStatus::Failed { reason } => assert!(reason.contains("make int8"), "{reason}"),
+        other => panic!("mobilefacenet without its int8 file: {other:?}"),
+    }
+    assert_eq!(status["yunet"], verity::engine::ModelStatus::Ready);
+
+    let variant = dir.join("mobilefacenet.int8.onnx");
+    std::fs::copy(src.join("mobilefacenet.onnx"), &variant).unwrap();
+    let hash = verity::manifest::file_sha256(&variant).unwrap();
+    std::fs::write(dir.join("mobilefacenet.int8.onnx.sha256"), format!("{hash}  mobilefacenet.int8.onnx\n")).unwrap();
+    let engine = load(cfg);
+    let info = engine.info().into_iter().find(|m| m.name == "mobilefacenet").unwrap();
+    assert_eq!(info.status, verity::engine::ModelStatus::Ready);
+    assert_eq!(info.file.as_deref(), Some("mobilefacenet.int8.onnx"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
