@@ -12,7 +12,10 @@ use verity::{
     vision::decode,
 };
 
-use super::report::{rate, write_csv};
+use super::{
+    altered::{alter, CONDITIONS},
+    report::{rate, write_csv},
+};
 
 /// The group folds of the cross-check: a group's fold is its index among the sorted groups
 /// modulo this.
@@ -33,6 +36,9 @@ struct Item {
     background: usize,
     /// The person's face box (x, y, width, height).
     bbox: Option<[f32; 4]>,
+    /// Per altered copy (`altered::CONDITIONS`), the person's [verity's score, the ensemble
+    /// without the 2D veto], judged on the face box found in the original.
+    altered: Vec<[f32; 2]>,
 }
 
 /// (attacks accepted per attack type with their counts, live rejected by score, live without
@@ -117,13 +123,22 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
     for r in gt.records() {
         let r = r.expect("row");
         let bytes = std::fs::read(dir.join("images").join(&r[c_file])).expect("image");
-        let (count, person, score, bbox) = rt.block_on(async {
+        let (count, person, score, bbox, altered) = rt.block_on(async {
             let img = Arc::new(decode::decode("image", &bytes, 100_000_000).expect("decodable image"));
             let found = faces.detect(img.clone()).await.expect("detect");
             let count = found.len();
             match dominant_face(found) {
                 Ok(face) => {
-                    let s = faces.liveness(img, &face).await.expect("liveness");
+                    let s = faces.liveness(img.clone(), &face).await.expect("liveness");
+                    let mut altered = Vec::new();
+                    for condition in CONDITIONS {
+                        let (copy, k) = alter(&img, condition);
+                        let mut f = face.clone();
+                        (f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height) =
+                            (f.bbox.x * k, f.bbox.y * k, f.bbox.width * k, f.bbox.height * k);
+                        let a = faces.liveness(Arc::new(copy), &f).await.expect("liveness");
+                        altered.push([a.score, (a.minifasnet_v2 + a.minifasnet_v1se) / 2.0]);
+                    }
                     let b = face.bbox;
                     (
                         count,
@@ -136,9 +151,10 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
                             s.attack_2d,
                         ]),
                         Some([b.x, b.y, b.width, b.height]),
+                        altered,
                     )
                 }
-                Err(_) => (count, false, None, None),
+                Err(_) => (count, false, None, None, Vec::new()),
             }
         });
         items.push(Item {
@@ -150,6 +166,7 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
             score,
             background: if person { count - 1 } else { 0 },
             bbox,
+            altered,
         });
     }
     let live = items.iter().filter(|i| i.live).count();
@@ -254,6 +271,7 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
         );
     }
     veto_folds(&items, groups.len(), &fold);
+    print_altered(&items);
     let t = choose_acer(&all);
     errors(&all, 0, t).print("verity's score, lowest ACER (all images)", t);
 
@@ -314,4 +332,31 @@ fn veto_folds(items: &[Item], n_groups: usize, fold: &dyn Fn(&str) -> usize) {
         rate(accepted, attacks),
         rate(rejected, live)
     );
+}
+
+/// APCER and BPCER at `default` on altered copies of every image (the face box of the original;
+/// a live photo without a decision counts as rejected), with the veto and without it.
+fn print_altered(items: &[Item]) {
+    let t = operating::LIVENESS[0].threshold;
+    let live = items.iter().filter(|i| i.live).count();
+    let attacks = items.len() - live;
+    println!(
+        "\naltered copies at `default` {t} (APCER of {attacks}, BPCER of {live}; without the 2D veto in brackets):"
+    );
+    for (c, name) in CONDITIONS.iter().enumerate() {
+        let count = |k: usize, want_live: bool| {
+            items
+                .iter()
+                .filter(|i| i.live == want_live)
+                .filter(|i| i.altered.get(c).is_some_and(|s| s[k] >= t) != want_live)
+                .count()
+        };
+        println!(
+            "  {name:14} APCER {:3} ({:2})  BPCER {:3} ({:2})",
+            count(0, false),
+            count(1, false),
+            count(0, true),
+            count(1, true)
+        );
+    }
 }

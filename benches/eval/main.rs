@@ -11,6 +11,7 @@
 //! `cargo bench --bench eval -- plates [NAME=DIR ...]`; without sets, ../shared/devsets/plates and
 //! the synthetic plates under target/eval/synth/plates when present, then the negatives.
 
+mod altered;
 #[path = "../common/mod.rs"]
 mod common;
 mod documents;
