@@ -29,6 +29,7 @@ async fn probes_info_and_metrics() {
         assert!(m["licence"].is_string() && m["execution_provider"].is_string(), "{m}");
     }
     assert!(info["thread_budget"]["cpu_limit"].as_u64().unwrap() >= 1);
+    assert_eq!(info["operating_points"]["liveness_2d_veto"].as_f64().unwrap() as f32, 0.05);
     let resp = app.call(test::TestRequest::get().uri("/metrics").to_request()).await.unwrap();
     let text = String::from_utf8(test::read_body(resp).await.to_vec()).unwrap();
     assert!(text.contains("verity_http_requests_total"), "{text}");
@@ -82,6 +83,7 @@ async fn liveness_in_both_forms() {
     let (s, r) = send(&app, post_multipart("/v1/faces/liveness", multipart(&[file("image", "image_T1.jpg")]))).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["live"], true);
+    assert!(r["models"]["attack_2d"].as_f64().unwrap() < 0.05, "{r}");
     let (s, r) = send(&app, post_json("/v1/faces/liveness", json!({ "image": b64("image_F2.jpg") }))).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["live"], false);

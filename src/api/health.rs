@@ -112,7 +112,11 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "models": engine.info(),
         "thread_budget": engine.budget(),
         "gallery": state.gallery.status(),
-        "operating_points": { "verify": operating::VERIFY, "liveness": operating::LIVENESS },
+        "operating_points": {
+            "verify": operating::VERIFY,
+            "liveness": operating::LIVENESS,
+            "liveness_2d_veto": operating::LIVENESS_2D_VETO,
+        },
         "limits": {
             "max_image_bytes": state.http.max_image_bytes,
             "max_image_pixels": state.http.max_image_pixels,
