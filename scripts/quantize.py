@@ -20,7 +20,6 @@ The server offers mobilefacenet and ocr_det (`VERITY_INT8`); ocr_rec is here to 
 measurement that ruled it out (README, "int8 models").
 """
 import argparse
-import hashlib
 import random
 import sys
 from pathlib import Path
@@ -30,6 +29,8 @@ import onnx
 from onnx import version_converter
 from PIL import Image, ImageDraw, ImageFont
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+from fetch import sha256  # the same hashing as the fetcher's (scripts/ is on the path)
 
 FILES = {
     "mobilefacenet": "mobilefacenet.onnx",
@@ -94,14 +95,6 @@ class Reader(CalibrationDataReader):
     def get_next(self):
         a = next(self.arrays, None)
         return None if a is None else {self.input_name: a}
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main():

@@ -137,19 +137,13 @@ pub fn run(name: &str, dir: &Path, faces: &FacePipeline, rt: &tokio::runtime::Ru
                         (f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height) =
                             (f.bbox.x * k, f.bbox.y * k, f.bbox.width * k, f.bbox.height * k);
                         let a = faces.liveness(Arc::new(copy), &f).await.expect("liveness");
-                        altered.push([a.score, (a.minifasnet_v2 + a.minifasnet_v1se) / 2.0]);
+                        altered.push([a.score, a.ensemble()]);
                     }
                     let b = face.bbox;
                     (
                         count,
                         true,
-                        Some([
-                            s.score,
-                            s.minifasnet_v2,
-                            s.minifasnet_v1se,
-                            (s.minifasnet_v2 + s.minifasnet_v1se) / 2.0,
-                            s.attack_2d,
-                        ]),
+                        Some([s.score, s.minifasnet_v2, s.minifasnet_v1se, s.ensemble(), s.attack_2d]),
                         Some([b.x, b.y, b.width, b.height]),
                         altered,
                     )

@@ -168,11 +168,19 @@ pub struct LivenessScores {
 impl LivenessScores {
     /// The scores from the two models' outputs.
     pub fn from_models(v2: ModelLiveness, v1se: ModelLiveness) -> LivenessScores {
-        let ensemble = (v2.classes[1] + v1se.classes[1]) / 2.0;
         let attack_2d =
             [v2.classes[0], v1se.classes[0], v2.balanced_2d, v1se.balanced_2d].into_iter().fold(0.0, f32::max);
-        let score = if attack_2d >= operating::LIVENESS_2D_VETO { 0.0 } else { ensemble };
-        LivenessScores { score, minifasnet_v2: v2.classes[1], minifasnet_v1se: v1se.classes[1], attack_2d }
+        let mut s =
+            LivenessScores { score: 0.0, minifasnet_v2: v2.classes[1], minifasnet_v1se: v1se.classes[1], attack_2d };
+        if attack_2d < operating::LIVENESS_2D_VETO {
+            s.score = s.ensemble();
+        }
+        s
+    }
+
+    /// The two models' mean live probability: `score` before the 2D veto.
+    pub fn ensemble(&self) -> f32 {
+        (self.minifasnet_v2 + self.minifasnet_v1se) / 2.0
     }
 }
 
