@@ -268,18 +268,10 @@ fn run_batch(shared: &Shared, session: &mut Session, batch: Vec<Job>) {
     let total: usize = rows.iter().sum();
     shared.stats.max_batch_seen.fetch_max(total, Ordering::Relaxed);
     m.observe_batch(shared.name, total);
-    let mut replies = Vec::with_capacity(batch.len());
-    let mut shape = batch[0].input.shape.clone();
     let padded = if shared.cfg.pad_batch { total.max(shared.cfg.max_batch) } else { total };
-    shape[0] = padded;
-    let mut data = Vec::with_capacity(shape.iter().product());
-    for job in batch {
-        data.extend_from_slice(&job.input.data);
-        replies.push(job.reply);
-    }
-    data.resize(shape.iter().product(), 0.0);
+    let (input, replies) = batch_input(batch, padded);
     let started = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| infer(session, Tensor { shape, data })))
+    let outcome = catch_unwind(AssertUnwindSafe(|| infer(session, input)))
         .unwrap_or_else(|_| Err("the inference panicked".to_string()));
     m.observe_inference(shared.name, started.elapsed().as_secs_f64());
     match outcome.and_then(|outputs| split(outputs, &rows, padded)) {
@@ -295,6 +287,26 @@ fn run_batch(shared: &Shared, session: &mut Session, batch: Vec<Job>) {
             }
         }
     }
+}
+
+/// The jobs' inputs stacked along dimension 0 and zero-padded to `padded` rows, and their
+/// reply channels. A lone job that needs no padding hands its tensor over as it is (a detector
+/// input is megabytes: copying it was on the path of every request).
+fn batch_input(mut batch: Vec<Job>, padded: usize) -> (Tensor, Vec<oneshot::Sender<Reply>>) {
+    if batch.len() == 1 && batch[0].input.rows() == padded {
+        let job = batch.pop().expect("one job");
+        return (job.input, vec![job.reply]);
+    }
+    let mut shape = batch[0].input.shape.clone();
+    shape[0] = padded;
+    let mut data = Vec::with_capacity(shape.iter().product());
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        data.extend_from_slice(&job.input.data);
+        replies.push(job.reply);
+    }
+    data.resize(shape.iter().product(), 0.0);
+    (Tensor { shape, data }, replies)
 }
 
 /// Splits every output along dimension 0 (`total` rows, padding included) into the jobs' row
@@ -340,6 +352,25 @@ fn infer(session: &mut Session, input: Tensor) -> Result<Vec<Tensor>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job(input: Tensor) -> Job {
+        Job { input, reply: oneshot::channel().0, enqueued: Instant::now(), deadline: None }
+    }
+
+    #[test]
+    fn a_lone_job_is_run_on_its_own_tensor_and_several_are_stacked_and_padded() {
+        let lone = Tensor::new(vec![1, 2], vec![1., 2.]);
+        let original = job(lone.clone());
+        let at = original.input.data.as_ptr();
+        let (moved, replies) = batch_input(vec![original], 1);
+        assert_eq!((&moved, replies.len()), (&lone, 1));
+        assert_eq!(moved.data.as_ptr(), at, "a lone job's tensor is handed over, not copied");
+        let (stacked, replies) = batch_input(vec![job(lone.clone()), job(Tensor::new(vec![1, 2], vec![3., 4.]))], 3);
+        assert_eq!(replies.len(), 2);
+        assert_eq!(stacked, Tensor::new(vec![3, 2], vec![1., 2., 3., 4., 0., 0.]));
+        let (padded, _) = batch_input(vec![job(lone)], 2);
+        assert_eq!(padded, Tensor::new(vec![2, 2], vec![1., 2., 0., 0.]));
+    }
 
     #[test]
     fn split_hands_each_job_its_rows() {

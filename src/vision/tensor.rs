@@ -30,11 +30,18 @@ pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32, fixed_canvas
     };
     let plane = (pw * ph) as usize;
     let mut data = vec![0.0f32; 3 * plane];
-    for (x, y, p) in src.enumerate_pixels() {
-        let i = (y * pw + x) as usize;
-        data[i] = f32::from(p[2]);
-        data[plane + i] = f32::from(p[1]);
-        data[2 * plane + i] = f32::from(p[0]);
+    let (b, rest) = data.split_at_mut(plane);
+    let (g, r) = rest.split_at_mut(plane);
+    // Row by row, each plane's row a slice: no index arithmetic or bounds check per pixel.
+    let rows = src.as_raw().chunks_exact(3 * sw as usize);
+    for (y, row) in rows.enumerate() {
+        let at = y * pw as usize..y * pw as usize + sw as usize;
+        let (b, g, r) = (&mut b[at.clone()], &mut g[at.clone()], &mut r[at]);
+        for (x, p) in row.chunks_exact(3).enumerate() {
+            b[x] = f32::from(p[2]);
+            g[x] = f32::from(p[1]);
+            r[x] = f32::from(p[0]);
+        }
     }
     let effective = if scale < 1.0 { sw as f32 / w as f32 } else { 1.0 };
     (Tensor::new(vec![1, 3, ph as usize, pw as usize], data), effective)
@@ -61,4 +68,27 @@ pub fn rgb_nhwc_batch(faces: &[RgbImage]) -> Tensor {
         data.extend(face.as_raw().iter().map(|&v| (f32::from(v) - 127.5) / 128.0));
     }
     Tensor::new(vec![faces.len(), h as usize, w as usize, 3], data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    #[test]
+    fn the_detector_input_is_bgr_planes_padded_with_zeros() {
+        // 3 x 2 pixels, padded to a multiple of 4: a 4 x 4 canvas per plane.
+        let img = RgbImage::from_fn(3, 2, |x, y| Rgb([(10 * x + y) as u8, 100 + x as u8, 200 + y as u8]));
+        let (t, scale) = detector_input(&img, 64, 4, false);
+        assert_eq!((t.shape.as_slice(), scale), (&[1, 3, 4, 4][..], 1.0));
+        let at = |c: usize, y: usize, x: usize| t.data[c * 16 + y * 4 + x];
+        for (x, y) in [(0, 0), (2, 0), (1, 1), (2, 1)] {
+            let p = img.get_pixel(x as u32, y as u32).0;
+            assert_eq!([at(0, y, x), at(1, y, x), at(2, y, x)], [p[2], p[1], p[0]].map(f32::from));
+        }
+        assert!((0..3).all(|c| at(c, 0, 3) == 0.0 && at(c, 2, 0) == 0.0 && at(c, 3, 3) == 0.0));
+        let (fixed, _) = detector_input(&img, 8, 4, true);
+        assert_eq!(fixed.shape, vec![1, 3, 8, 8]);
+        assert_eq!(fixed.data[64 + 8 + 2], 102.0, "green of (2, 1) on the fixed canvas");
+    }
 }
