@@ -356,10 +356,7 @@ impl FacePipeline {
         })
         .await?;
         let runs = futures_util::future::join_all(crops.into_iter().map(|c| model.run(c))).await;
-        let mut p = Vec::with_capacity(4);
-        for r in runs {
-            p.push(class_probabilities(&r?)?);
-        }
+        let p = runs.into_iter().map(|r| class_probabilities(&r?)).collect::<Result<Vec<_>, _>>()?;
         Ok(ModelLiveness {
             classes: std::array::from_fn(|k| (p[0][k] + p[1][k]) / 2.0),
             balanced_2d: (p[2][0] + p[3][0]) / 2.0,

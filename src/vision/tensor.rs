@@ -28,14 +28,27 @@ pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32, fixed_canvas
     } else {
         (sw.div_ceil(multiple) * multiple, sh.div_ceil(multiple) * multiple)
     };
-    let plane = (pw * ph) as usize;
+    let data = bgr_planes(src, pw as usize, ph as usize);
+    let effective = if scale < 1.0 { sw as f32 / w as f32 } else { 1.0 };
+    (Tensor::new(vec![1, 3, ph as usize, pw as usize], data), effective)
+}
+
+/// BGR 0..255 NCHW of one image, as MiniFASNet takes it.
+pub fn bgr_nchw(img: &RgbImage) -> Tensor {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Tensor::new(vec![1, 3, h, w], bgr_planes(img, w, h))
+}
+
+/// `img` as three planes B, G, R of 0..255 floats on a `pw` x `ph` canvas (at least the image's
+/// size), zero to the right and below it. Row by row, each plane's row a slice: no index
+/// arithmetic or bounds check per pixel (a detector input is millions of them).
+fn bgr_planes(img: &RgbImage, pw: usize, ph: usize) -> Vec<f32> {
+    let (w, plane) = (img.width() as usize, pw * ph);
     let mut data = vec![0.0f32; 3 * plane];
     let (b, rest) = data.split_at_mut(plane);
     let (g, r) = rest.split_at_mut(plane);
-    // Row by row, each plane's row a slice: no index arithmetic or bounds check per pixel.
-    let rows = src.as_raw().chunks_exact(3 * sw as usize);
-    for (y, row) in rows.enumerate() {
-        let at = y * pw as usize..y * pw as usize + sw as usize;
+    for (y, row) in img.as_raw().chunks_exact(3 * w.max(1)).enumerate() {
+        let at = y * pw..y * pw + w;
         let (b, g, r) = (&mut b[at.clone()], &mut g[at.clone()], &mut r[at]);
         for (x, p) in row.chunks_exact(3).enumerate() {
             b[x] = f32::from(p[2]);
@@ -43,21 +56,7 @@ pub fn detector_input(img: &RgbImage, max_side: u32, multiple: u32, fixed_canvas
             r[x] = f32::from(p[0]);
         }
     }
-    let effective = if scale < 1.0 { sw as f32 / w as f32 } else { 1.0 };
-    (Tensor::new(vec![1, 3, ph as usize, pw as usize], data), effective)
-}
-
-/// BGR 0..255 NCHW of one image, as MiniFASNet takes it.
-pub fn bgr_nchw(img: &RgbImage) -> Tensor {
-    let (w, h) = img.dimensions();
-    let plane = (w * h) as usize;
-    let mut data = vec![0.0f32; 3 * plane];
-    for (i, p) in img.pixels().enumerate() {
-        data[i] = f32::from(p[2]);
-        data[plane + i] = f32::from(p[1]);
-        data[2 * plane + i] = f32::from(p[0]);
-    }
-    Tensor::new(vec![1, 3, h as usize, w as usize], data)
+    data
 }
 
 /// A batch of aligned faces as RGB NHWC, normalised (x - 127.5) / 128 (MobileFaceNet).
@@ -76,7 +75,7 @@ mod tests {
     use image::Rgb;
 
     #[test]
-    fn the_detector_input_is_bgr_planes_padded_with_zeros() {
+    fn model_inputs_are_bgr_planes_padded_with_zeros() {
         // 3 x 2 pixels, padded to a multiple of 4: a 4 x 4 canvas per plane.
         let img = RgbImage::from_fn(3, 2, |x, y| Rgb([(10 * x + y) as u8, 100 + x as u8, 200 + y as u8]));
         let (t, scale) = detector_input(&img, 64, 4, false);
@@ -90,5 +89,12 @@ mod tests {
         let (fixed, _) = detector_input(&img, 8, 4, true);
         assert_eq!(fixed.shape, vec![1, 3, 8, 8]);
         assert_eq!(fixed.data[64 + 8 + 2], 102.0, "green of (2, 1) on the fixed canvas");
+        let unpadded = bgr_nchw(&img);
+        assert_eq!(unpadded.shape, vec![1, 3, 2, 3]);
+        assert_eq!(
+            [unpadded.data[5], unpadded.data[6 + 5], unpadded.data[12 + 5]],
+            [201.0, 102.0, 21.0],
+            "B, G, R of (2, 1)"
+        );
     }
 }
